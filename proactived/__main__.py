@@ -1,0 +1,5 @@
+"""Entry point for ``python -m proactived``."""
+
+from proactived.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,144 @@
+"""The long-running process: wires the runtime, serves HTTP, runs the scheduler, handles signals."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from pathlib import Path
+from types import FrameType
+
+from waitress.server import create_server
+
+from proactived import telemetry
+from proactived.clock import Clock, SystemClock
+from proactived.config.load import load_config
+from proactived.config.models import Config
+from proactived.errors import ConfigError
+from proactived.features import install_all
+from proactived.http.wsgi import WsgiApp
+from proactived.runtime import Runtime
+from proactived.store import Store
+
+SHUTDOWN_GRACE = 5.0
+
+
+def build_runtime(config: Config, config_path: Path, clock: Clock | None = None) -> Runtime:
+    """Open (and migrate) the store and install every feature."""
+    store = Store(config.store_url(), sqlite_synchronous=config.store.sqlite_synchronous)
+    store.upgrade()
+    rt = Runtime(config=config, config_path=config_path, store=store, clock=clock or SystemClock())
+    install_all(rt)
+    return rt
+
+
+class Daemon:
+    """Owns the threads of one daemon process and its orderly stop."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        cfg = rt.config.server
+        app = WsgiApp(rt.router, lambda: rt.config.server.max_body_bytes, rt.authorised)
+        self.server = create_server(
+            app,
+            host=cfg.host,
+            port=cfg.port,
+            threads=cfg.threads,
+            ident="proactived",
+            clear_untrusted_proxy_headers=True,
+        )
+        self._stop = threading.Event()
+        self._reload = threading.Event()
+        self._wakeup = threading.Event()
+        self._http_thread = threading.Thread(target=self.server.run, name="http", daemon=True)
+
+    @property
+    def address(self) -> str:
+        return f"{self.server.effective_host}:{self.server.effective_port}"  # type: ignore[union-attr]
+
+    def start(self) -> None:
+        self._http_thread.start()
+        self.rt.dispatcher.start()
+        self.rt.scheduler.start()
+        telemetry.event(
+            "daemon_started", listen=self.address, store=self.rt.store.dialect, state_dir=self.rt.config.state_dir
+        )
+        if self.rt.config.server.auth_token is None:
+            telemetry.event(
+                "write_endpoints_unauthenticated",
+                logging.WARNING,
+                hint="set server.auth_token to require a bearer token",
+            )
+
+    def request_stop(self) -> None:
+        self._stop.set()
+        self._wakeup.set()
+
+    def request_reload(self) -> None:
+        self._reload.set()
+        self._wakeup.set()
+
+    def serve_forever(self) -> None:
+        """Block until a stop is requested, reloading whenever asked."""
+        while not self._stop.is_set():
+            self._wakeup.wait(1.0)
+            self._wakeup.clear()
+            if self._reload.is_set():
+                self._reload.clear()
+                self.reload()
+
+    def reload(self) -> bool:
+        """Validate the config file again; keep the running one if the new one is broken."""
+        try:
+            config = load_config(self.rt.config_path)
+        except ConfigError as exc:
+            for problem in exc.problems:
+                telemetry.event("config_error", logging.ERROR, problem=problem)
+            telemetry.config_reloaded(False, len(exc.problems))
+            return False
+        self.rt.apply_config(config)
+        logging.getLogger("proactived").setLevel(config.log.level.upper())
+        telemetry.config_reloaded(True)
+        return True
+
+    def shutdown(self) -> None:
+        """Stop taking requests, let in-flight batches finish, stop stages and scheduler, close the store."""
+        telemetry.event("daemon_stopping")
+        self.server.accepting = False  # type: ignore[union-attr]
+        self.server.task_dispatcher.shutdown(cancel_pending=False, timeout=int(SHUTDOWN_GRACE))
+        for channel in list(self.server._map.values()):  # type: ignore[union-attr]
+            channel.close()
+        self._http_thread.join(SHUTDOWN_GRACE)
+        self.rt.scheduler.shutdown(wait=True)
+        self.rt.dispatcher.stop(SHUTDOWN_GRACE)
+        self.rt.store.close()
+        telemetry.event("daemon_stopped")
+
+
+def run(config_path: Path) -> int:
+    """``proactived run``: returns the process exit code."""
+    try:
+        config = load_config(config_path)
+    except ConfigError as exc:
+        print("\n".join(exc.problems))
+        return 1
+    telemetry.setup_logging(config.log.level, config.log.format)
+    telemetry.event("config_loaded", path=str(config_path))
+    daemon = Daemon(build_runtime(config, config_path))
+
+    def on_stop(signum: int, _frame: FrameType | None) -> None:
+        telemetry.event("signal", signal=signal.Signals(signum).name)
+        daemon.request_stop()
+
+    def on_hup(_signum: int, _frame: FrameType | None) -> None:
+        daemon.request_reload()
+
+    signal.signal(signal.SIGTERM, on_stop)
+    signal.signal(signal.SIGINT, on_stop)
+    signal.signal(signal.SIGHUP, on_hup)
+    daemon.start()
+    try:
+        daemon.serve_forever()
+    finally:
+        daemon.shutdown()
+    return 0

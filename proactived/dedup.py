@@ -1,0 +1,247 @@
+"""Dedup: folds repeats of one alert into one incident, handles resolve, reopen and flapping — pure logic.
+
+``apply(states, alerts, now, settings)`` and ``tick(states, now, settings)`` take the current incident
+states and return what changed plus the actions downstream stages must take. Nothing here touches the
+store or the clock.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from proactived.model import Alert, Severity, Status
+
+
+class IncidentEvent(StrEnum):
+    """What happened to an incident, as recorded in its history and sent downstream."""
+
+    OPENED = "opened"
+    RESOLVED = "resolved"
+    REOPENED = "reopened"
+    ESCALATED = "escalated"
+    FLAPPING = "flapping"
+    STABLE = "stable"
+
+
+@dataclass(frozen=True, slots=True)
+class DedupSettings:
+    """Tunables from the ``dedup`` config section."""
+
+    reopen_window: timedelta = timedelta(hours=1)
+    flap_threshold: int = 4
+    flap_window: timedelta = timedelta(minutes=15)
+    stable_for: timedelta = timedelta(minutes=10)
+
+
+@dataclass(frozen=True, slots=True)
+class Incident:
+    """One alert's deduplicated life."""
+
+    id: str
+    fingerprint: str
+    source: str
+    source_kind: str
+    name: str
+    labels: Mapping[str, str]
+    annotations: Mapping[str, str]
+    severity: Severity
+    source_severity: str
+    status: Status
+    first_seen: datetime
+    last_seen: datetime
+    starts_at: datetime
+    resolved_at: datetime | None = None
+    count: int = 1
+    flapping: bool = False
+    flap_count: int = 0
+    transitions: tuple[datetime, ...] = ()
+    generator_url: str = ""
+    suppressed: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """Something downstream must do because an incident changed (written to the outbox)."""
+
+    event: IncidentEvent
+    incident_id: str
+    fingerprint: str
+    at: datetime
+    status: Status
+
+
+@dataclass
+class DedupResult:
+    """Outcome of one batch: incidents to insert, to rewrite, to bump, to retire; history and actions."""
+
+    inserted: dict[str, Incident] = field(default_factory=dict)
+    changed: dict[str, Incident] = field(default_factory=dict)
+    repeated: dict[str, Incident] = field(default_factory=dict)
+    retired: set[str] = field(default_factory=set)
+    history: list[Action] = field(default_factory=list)
+    actions: list[Action] = field(default_factory=list)
+    ignored: int = 0
+
+    def record(self, event: IncidentEvent, incident: Incident, at: datetime, *, quiet: bool = False) -> None:
+        """Add ``event`` to the incident history, and to the actions unless ``quiet`` (flapping)."""
+        action = Action(event, incident.id, incident.fingerprint, at, incident.status)
+        self.history.append(action)
+        if not quiet:
+            self.actions.append(action)
+
+
+def new_incident_id() -> str:
+    """A globally unique incident id (no store round trip needed)."""
+    return uuid.uuid4().hex
+
+
+def open_incident(alert: Alert, now: datetime, incident_id: str) -> Incident:
+    """A fresh incident for a firing alert."""
+    return Incident(
+        id=incident_id,
+        fingerprint=alert.fingerprint,
+        source=alert.source,
+        source_kind=alert.source_kind,
+        name=alert.name,
+        labels=alert.labels,
+        annotations=alert.annotations,
+        severity=alert.severity,
+        source_severity=alert.source_severity,
+        status=Status.FIRING,
+        first_seen=now,
+        last_seen=now,
+        starts_at=alert.starts_at,
+        generator_url=alert.generator_url,
+        suppressed=alert.suppressed,
+    )
+
+
+class _Batch:
+    """Working state while one batch is applied; keeps the bookkeeping out of the rules."""
+
+    def __init__(self, states: Mapping[str, Incident], settings: DedupSettings, new_id: Callable[[], str]):
+        self.current = dict(states)
+        self.settings = settings
+        self.new_id = new_id
+        self.result = DedupResult()
+        self._orig_ids = {inc.id for inc in states.values()}
+
+    def store(self, incident: Incident, *, full: bool) -> None:
+        self.current[incident.fingerprint] = incident
+        r = self.result
+        if incident.id not in self._orig_ids:
+            r.inserted[incident.id] = incident
+        elif full or incident.id in r.changed:
+            r.changed[incident.id] = incident
+            r.repeated.pop(incident.id, None)
+        else:
+            r.repeated[incident.id] = incident
+
+
+def _transition(incident: Incident, now: datetime, settings: DedupSettings) -> Incident:
+    """Record a state change for flap detection, dropping changes older than the window."""
+    recent = (*(t for t in incident.transitions if now - t < settings.flap_window), now)
+    return replace(incident, transitions=recent)
+
+
+def _firing(batch: _Batch, alert: Alert, now: datetime) -> None:
+    settings, result = batch.settings, batch.result
+    old = batch.current.get(alert.fingerprint)
+    if old is None or (
+        old.status is Status.RESOLVED and old.resolved_at is not None and now - old.resolved_at > settings.reopen_window
+    ):
+        if old is not None:
+            result.retired.add(old.id)
+        incident = open_incident(alert, now, batch.new_id())
+        batch.store(incident, full=True)
+        result.record(IncidentEvent.OPENED, incident, now)
+        return
+    refreshed = replace(
+        old,
+        last_seen=now,
+        count=old.count + 1,
+        annotations=alert.annotations,
+        labels=alert.labels,
+        generator_url=alert.generator_url or old.generator_url,
+        suppressed=alert.suppressed,
+        source_severity=alert.source_severity,
+    )
+    if old.status is Status.RESOLVED:
+        _reopen(batch, refreshed, alert, now)
+        return
+    if alert.severity.rank < old.severity.rank:
+        escalated = replace(refreshed, severity=alert.severity)
+        batch.store(escalated, full=True)
+        result.record(IncidentEvent.ESCALATED, escalated, now, quiet=old.flapping)
+        return
+    changed = alert.suppressed != old.suppressed or alert.severity is not old.severity
+    batch.store(replace(refreshed, severity=alert.severity), full=changed)
+
+
+def _change_state(batch: _Batch, incident: Incident, event: IncidentEvent, now: datetime) -> None:
+    """Store a fire/resolve change; past the flap threshold it goes quiet instead of downstream."""
+    settings = batch.settings
+    incident = _transition(incident, now, settings)
+    was_flapping = incident.flapping
+    if was_flapping:
+        incident = replace(incident, flap_count=incident.flap_count + 1)
+    elif len(incident.transitions) >= settings.flap_threshold:
+        incident = replace(incident, flapping=True, flap_count=len(incident.transitions))
+    batch.store(incident, full=True)
+    batch.result.record(event, incident, now, quiet=incident.flapping)
+    if incident.flapping and not was_flapping:
+        batch.result.record(IncidentEvent.FLAPPING, incident, now)
+
+
+def _reopen(batch: _Batch, refreshed: Incident, alert: Alert, now: datetime) -> None:
+    reopened = replace(refreshed, status=Status.FIRING, resolved_at=None, severity=alert.severity)
+    _change_state(batch, reopened, IncidentEvent.REOPENED, now)
+
+
+def _resolved(batch: _Batch, alert: Alert, now: datetime) -> None:
+    old = batch.current.get(alert.fingerprint)
+    if old is None or old.status is Status.RESOLVED:
+        batch.result.ignored += 1
+        return
+    resolved = replace(old, status=Status.RESOLVED, resolved_at=now, last_seen=now)
+    _change_state(batch, resolved, IncidentEvent.RESOLVED, now)
+
+
+def apply(
+    states: Mapping[str, Incident],
+    alerts: Sequence[Alert],
+    now: datetime,
+    settings: DedupSettings,
+    new_id: Callable[[], str] = new_incident_id,
+) -> DedupResult:
+    """Fold ``alerts`` (in order) into the latest incident of each fingerprint in ``states``."""
+    batch = _Batch(states, settings, new_id)
+    for alert in alerts:
+        if alert.status is Status.FIRING:
+            _firing(batch, alert, now)
+        else:
+            _resolved(batch, alert, now)
+    return batch.result
+
+
+def tick(states: Iterable[Incident], now: datetime, settings: DedupSettings) -> DedupResult:
+    """Time-driven changes: a flapping incident quiet for ``stable_for`` stops flapping and reports its state.
+
+    A flapping incident that settles resolved sends the resolve it held back, so a ticket opened for it
+    is closed; one that settles firing sends ``stable``.
+    """
+    batch = _Batch({inc.fingerprint: inc for inc in states}, settings, new_incident_id)
+    for incident in list(batch.current.values()):
+        if not incident.flapping or not incident.transitions:
+            continue
+        if now - incident.transitions[-1] < settings.stable_for:
+            continue
+        settled = replace(incident, flapping=False, transitions=())
+        batch.store(settled, full=True)
+        event = IncidentEvent.RESOLVED if settled.status is Status.RESOLVED else IncidentEvent.STABLE
+        batch.result.record(event, settled, now)
+    return batch.result

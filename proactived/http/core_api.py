@@ -1,0 +1,91 @@
+"""Core endpoints: push alerts, health, readiness and metrics."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from proactived import telemetry
+from proactived.http.wsgi import Request, Response, json_response
+from proactived.runtime import Runtime
+from proactived.sources.push import parse_push
+from proactived.store import incidents as incident_rows
+from proactived.store import outbox
+
+STUCK_OUTBOX = timedelta(minutes=15)
+
+
+def install(rt: Runtime) -> None:
+    """Register the core routes on the runtime's router."""
+    registry = telemetry.new_registry()
+    registry.register(StoreCollector(rt))
+    rt.router.add("POST", "/api/v1/alerts", lambda req: post_alerts(rt, req), auth=True)
+    rt.router.add("GET", "/healthz", lambda req: json_response(200, {"status": "ok"}))
+    rt.router.add("GET", "/readyz", lambda req: readyz(rt))
+    rt.router.add("GET", "/metrics", lambda req: metrics(registry))
+
+
+def post_alerts(rt: Runtime, request: Request) -> Response:
+    """Accept a JSON list of alerts; 200 only once every one of them is durably stored."""
+    cfg = rt.config
+    alerts = parse_push(
+        request.body(), rt.clock.now(), max_alerts=cfg.server.max_alerts_per_request, severity_table=cfg.severity_map
+    )
+    summary = rt.ingestor.ingest(alerts)
+    return json_response(
+        200,
+        {
+            "status": "success",
+            "accepted": summary.accepted,
+            "opened": summary.opened,
+            "resolved": summary.resolved,
+            "reopened": summary.reopened,
+        },
+    )
+
+
+def readyz(rt: Runtime) -> Response:
+    """Ready when the store answers and the outbox is not stuck."""
+    checks: dict[str, str] = {"config": "loaded"}
+    ok = rt.store.ping()
+    checks["store"] = "ok" if ok else "unreachable"
+    if ok:
+        with rt.store.reading() as conn:
+            stats = outbox.stats(conn)
+        stuck = stats.oldest is not None and rt.clock.now() - stats.oldest > STUCK_OUTBOX
+        checks["outbox"] = "stuck" if stuck else "ok"
+        ok = not stuck
+    return json_response(200 if ok else 503, {"status": "ready" if ok else "not ready", "checks": checks})
+
+
+def metrics(registry: CollectorRegistry) -> Response:
+    return Response(200, generate_latest(registry), {"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
+
+
+class StoreCollector(Collector):
+    """Gauges read from the store at scrape time (open incidents, outbox backlog)."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+
+    def collect(self):  # type: ignore[no-untyped-def]  # prometheus_client's Collector protocol is untyped
+        incidents = GaugeMetricFamily("proactived_incidents", "Current incidents by status", labels=["status"])
+        depth = GaugeMetricFamily("proactived_outbox_pending", "Pending outbox actions by topic", labels=["topic"])
+        oldest = GaugeMetricFamily("proactived_outbox_oldest_age_seconds", "Age of the oldest pending action")
+        failed = GaugeMetricFamily("proactived_outbox_failed", "Actions given up after a permanent error")
+        try:
+            with self.rt.store.reading() as conn:
+                for status, n in incident_rows.count_by_status(conn).items():
+                    incidents.add_metric([status], n)
+                stats = outbox.stats(conn)
+        except Exception:  # a scrape must not fail because the store is briefly away
+            return
+        for topic, n in stats.pending.items():
+            depth.add_metric([topic], n)
+        age = (self.rt.clock.now() - stats.oldest).total_seconds() if stats.oldest else 0.0
+        oldest.add_metric([], age)
+        failed.add_metric([], stats.failed)
+        yield from (incidents, depth, oldest, failed)

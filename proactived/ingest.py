@@ -1,0 +1,110 @@
+"""The ingest step: normalised alerts in, dedup applied, incidents and outbox rows written in one transaction."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from proactived import dedup, telemetry
+from proactived.clock import Clock
+from proactived.dedup import Action, DedupResult, DedupSettings
+from proactived.errors import StoreError
+from proactived.model import Alert
+from proactived.store import Store, outbox
+from proactived.store import incidents as incident_rows
+
+TOPIC_INCIDENT = "incident"
+_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class IngestSummary:
+    """What one batch did."""
+
+    accepted: int
+    opened: int
+    resolved: int
+    reopened: int
+    ignored: int
+
+
+def incident_payload(action: Action) -> dict[str, Any]:
+    """The outbox payload announcing one incident event to the correlation stage."""
+    return {
+        "incident_id": action.incident_id,
+        "fingerprint": action.fingerprint,
+        "event": action.event.value,
+        "status": action.status.value,
+        "at": action.at.isoformat(),
+    }
+
+
+def persist(conn: Any, result: DedupResult, raw: dict[str, Any], now: Any) -> None:
+    """Write a dedup result and its actions in the caller's transaction."""
+    incident_rows.write_result(conn, result, raw)
+    outbox.enqueue_many(
+        conn, [(TOPIC_INCIDENT, a.incident_id, a.event.value, incident_payload(a)) for a in result.actions], now
+    )
+
+
+class Ingestor:
+    """Runs dedup against the store; a 2xx for a batch is only possible after ``ingest`` returned."""
+
+    def __init__(self, store: Store, clock: Clock, settings: Callable[[], DedupSettings]) -> None:
+        self.store = store
+        self.clock = clock
+        self.settings = settings
+
+    def ingest(self, alerts: Sequence[Alert], source: str = "push") -> IngestSummary:
+        """Persist ``alerts`` durably; raise StoreError when they could not be (nothing then is kept)."""
+        started = time.perf_counter()
+        result = self._with_retry(alerts)
+        counts = {e: 0 for e in dedup.IncidentEvent}
+        for action in result.history:
+            counts[action.event] += 1
+        for action in result.actions:
+            telemetry.INCIDENT_EVENTS.labels(action.event.value).inc()
+        telemetry.alerts_received(source, "accepted", len(alerts))
+        telemetry.batch_ingested(
+            source,
+            len(alerts),
+            counts[dedup.IncidentEvent.OPENED],
+            counts[dedup.IncidentEvent.RESOLVED],
+            time.perf_counter() - started,
+        )
+        return IngestSummary(
+            len(alerts),
+            counts[dedup.IncidentEvent.OPENED],
+            counts[dedup.IncidentEvent.RESOLVED],
+            counts[dedup.IncidentEvent.REOPENED],
+            result.ignored,
+        )
+
+    def _with_retry(self, alerts: Sequence[Alert]) -> DedupResult:
+        """Another process may create the same incident concurrently (unique index): re-read and retry."""
+        for attempt in range(_ATTEMPTS):
+            try:
+                return self._once(alerts)
+            except StoreError:
+                if attempt == _ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _once(self, alerts: Sequence[Alert]) -> DedupResult:
+        now = self.clock.now()
+        raw = {a.fingerprint: dict(a.raw) for a in alerts if a.raw is not None}
+        with self.store.transaction() as conn:
+            states = incident_rows.load_active(conn, (a.fingerprint for a in alerts), lock=True)
+            result = dedup.apply(states, alerts, now, self.settings())
+            persist(conn, result, raw, now)
+        return result
+
+    def tick(self) -> int:
+        """Settle incidents that stopped flapping; returns how many changed."""
+        now = self.clock.now()
+        with self.store.transaction() as conn:
+            result = dedup.tick(incident_rows.load_flapping(conn), now, self.settings())
+            persist(conn, result, {}, now)
+        return len(result.changed)

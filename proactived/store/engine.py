@@ -1,0 +1,110 @@
+"""The Store: one SQLAlchemy engine, serialised write transactions, migrations, commit notifications."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+from proactived.errors import StoreError
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class Store:
+    """Owns the database connection pool and the single write path into it."""
+
+    def __init__(self, url: str, *, sqlite_synchronous: str = "FULL") -> None:
+        parsed = make_url(url)
+        self.dialect = parsed.get_backend_name()
+        kwargs: dict[str, Any] = {"pool_pre_ping": True}
+        if self.dialect == "sqlite":
+            _prepare_sqlite_file(parsed.database)
+            kwargs = {"connect_args": {"check_same_thread": False, "timeout": 30}}
+        self.engine: Engine = create_engine(url, **kwargs)
+        if self.dialect == "sqlite":
+            _sqlite_pragmas(self.engine, sqlite_synchronous)
+        self._write_lock = threading.RLock()
+        self._listeners: list[Callable[[], None]] = []
+
+    def on_commit(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` after every committed write transaction (wakes outbox workers)."""
+        self._listeners.append(listener)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """A write transaction; everything inside commits together or not at all.
+
+        Writes are serialised within the process (SQLite allows one writer; on PostgreSQL it keeps
+        one process's batches in order). Database failures surface as StoreError.
+        """
+        with self._write_lock:
+            try:
+                with self.engine.begin() as conn:
+                    yield conn
+            except DBAPIError as exc:
+                raise StoreError(f"store write failed: {type(exc.orig).__name__}: {exc.orig}") from exc
+            except SQLAlchemyError as exc:
+                raise StoreError(f"store write failed: {exc}") from exc
+        for listener in self._listeners:
+            listener()
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A read-only connection (no write lock)."""
+        try:
+            with self.engine.connect() as conn:
+                yield conn
+        except DBAPIError as exc:
+            raise StoreError(f"store read failed: {type(exc.orig).__name__}: {exc.orig}") from exc
+
+    def upgrade(self) -> None:
+        """Apply every pending migration (all branches)."""
+        with self._write_lock, self.engine.begin() as conn:
+            cfg = AlembicConfig()
+            cfg.set_main_option("script_location", str(MIGRATIONS))
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "heads")
+
+    def ping(self) -> bool:
+        """True when the database answers a trivial query."""
+        try:
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("SELECT 1")
+            return True
+        except SQLAlchemyError:
+            return False
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _prepare_sqlite_file(database: str | None) -> None:
+    """Create the state directory (private to the daemon's user) before SQLite opens the file."""
+    if not database or database == ":memory:":
+        return
+    folder = Path(database).resolve().parent
+    if not folder.exists():
+        folder.mkdir(parents=True, mode=0o700)
+    if not Path(database).exists():
+        fd = os.open(database, os.O_CREAT | os.O_WRONLY, 0o600)
+        os.close(fd)
+
+
+def _sqlite_pragmas(engine: Engine, synchronous: str) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()

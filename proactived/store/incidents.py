@@ -1,0 +1,162 @@
+"""Reads and writes incidents and their history; the only place that maps Incident to rows."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, func, insert, select, update
+
+from proactived.dedup import Action, DedupResult, Incident
+from proactived.model import Severity, Status
+from proactived.store.schema import incident_history, incidents
+
+_CHUNK = 500
+
+
+def _row_to_incident(row: Any) -> Incident:
+    return Incident(
+        id=row.id,
+        fingerprint=row.fingerprint,
+        source=row.source,
+        source_kind=row.source_kind,
+        name=row.name,
+        labels=row.labels,
+        annotations=row.annotations,
+        severity=Severity(row.severity),
+        source_severity=row.source_severity,
+        status=Status(row.status),
+        first_seen=row.first_seen,
+        last_seen=row.last_seen,
+        starts_at=row.starts_at,
+        resolved_at=row.resolved_at,
+        count=row.count,
+        flapping=row.flapping,
+        flap_count=row.flap_count,
+        transitions=tuple(datetime.fromtimestamp(t, UTC) for t in row.transitions),
+        generator_url=row.generator_url,
+        suppressed=row.suppressed,
+    )
+
+
+def _incident_to_row(incident: Incident) -> dict[str, Any]:
+    return {
+        "id": incident.id,
+        "fingerprint": incident.fingerprint,
+        "active": True,
+        "source": incident.source,
+        "source_kind": incident.source_kind,
+        "name": incident.name,
+        "labels": dict(incident.labels),
+        "annotations": dict(incident.annotations),
+        "severity": incident.severity.value,
+        "source_severity": incident.source_severity,
+        "status": incident.status.value,
+        "first_seen": incident.first_seen,
+        "last_seen": incident.last_seen,
+        "starts_at": incident.starts_at,
+        "resolved_at": incident.resolved_at,
+        "count": incident.count,
+        "flapping": incident.flapping,
+        "flap_count": incident.flap_count,
+        "transitions": [t.timestamp() for t in incident.transitions],
+        "generator_url": incident.generator_url,
+        "suppressed": incident.suppressed,
+    }
+
+
+def load_active(conn: Connection, fingerprints: Iterable[str], *, lock: bool = False) -> dict[str, Incident]:
+    """The current incident of each fingerprint that has one (``lock``: SELECT … FOR UPDATE)."""
+    found: dict[str, Incident] = {}
+    wanted = list(dict.fromkeys(fingerprints))
+    for start in range(0, len(wanted), _CHUNK):
+        chunk = wanted[start : start + _CHUNK]
+        query = select(incidents).where(incidents.c.active, incidents.c.fingerprint.in_(chunk))
+        if lock and conn.dialect.name != "sqlite":
+            query = query.with_for_update()
+        for row in conn.execute(query):
+            found[row.fingerprint] = _row_to_incident(row)
+    return found
+
+
+def load_flapping(conn: Connection) -> list[Incident]:
+    """Active incidents currently marked flapping (for the periodic tick)."""
+    query = select(incidents).where(incidents.c.active, incidents.c.flapping)
+    return [_row_to_incident(row) for row in conn.execute(query)]
+
+
+def write_result(conn: Connection, result: DedupResult, raw: Mapping[str, Any] | None = None) -> None:
+    """Persist one dedup result: retire, insert, rewrite, bump, and append history."""
+    raw = raw or {}
+    if result.retired:
+        conn.execute(update(incidents).where(incidents.c.id.in_(result.retired)).values(active=False))
+    if result.inserted:
+        rows = [{**_incident_to_row(inc), "raw": raw.get(inc.fingerprint)} for inc in result.inserted.values()]
+        conn.execute(insert(incidents), rows)
+    if result.changed:
+        _rewrite(conn, list(result.changed.values()), raw)
+    if result.repeated:
+        _bump(conn, list(result.repeated.values()))
+    if result.history:
+        conn.execute(insert(incident_history), [_history_row(a) for a in result.history])
+
+
+def _rewrite(conn: Connection, changed: Sequence[Incident], raw: Mapping[str, Any]) -> None:
+    rows = []
+    for inc in changed:
+        row = _incident_to_row(inc)
+        row["b_id"] = row.pop("id")
+        row.pop("fingerprint")
+        row["raw"] = raw.get(inc.fingerprint)
+        rows.append(row)
+    values: dict[str, Any] = {key: bindparam(key) for key in rows[0] if key != "b_id"}
+    conn.execute(update(incidents).where(incidents.c.id == bindparam("b_id")).values(values), rows)
+
+
+def _bump(conn: Connection, repeated: Sequence[Incident]) -> None:
+    """The hot path: a repeat only moves the counter, the last-seen time and the latest annotations."""
+    stmt = (
+        update(incidents)
+        .where(incidents.c.id == bindparam("b_id"))
+        .values(count=bindparam("b_count"), last_seen=bindparam("b_last"), annotations=bindparam("b_ann"))
+    )
+    rows = [
+        {"b_id": inc.id, "b_count": inc.count, "b_last": inc.last_seen, "b_ann": dict(inc.annotations)}
+        for inc in repeated
+    ]
+    conn.execute(stmt, rows)
+
+
+def _history_row(action: Action) -> dict[str, Any]:
+    return {
+        "incident_id": action.incident_id,
+        "event": action.event.value,
+        "status": action.status.value,
+        "at": action.at,
+    }
+
+
+def list_incidents(conn: Connection, *, open_only: bool = False, limit: int = 1000) -> list[Incident]:
+    """Current incidents, newest activity first."""
+    query = select(incidents).where(incidents.c.active)
+    if open_only:
+        query = query.where(incidents.c.status == Status.FIRING.value)
+    query = query.order_by(incidents.c.last_seen.desc()).limit(limit)
+    return [_row_to_incident(row) for row in conn.execute(query)]
+
+
+def history_of(conn: Connection, incident_id: str) -> list[tuple[str, str, datetime]]:
+    """(event, status, at) of one incident, oldest first."""
+    query = (
+        select(incident_history.c.event, incident_history.c.status, incident_history.c.at)
+        .where(incident_history.c.incident_id == incident_id)
+        .order_by(incident_history.c.id)
+    )
+    return [(row.event, row.status, row.at) for row in conn.execute(query)]
+
+
+def count_by_status(conn: Connection) -> dict[str, int]:
+    """Number of current incidents per status."""
+    query = select(incidents.c.status, func.count()).where(incidents.c.active).group_by(incidents.c.status)
+    return {status: n for status, n in conn.execute(query)}

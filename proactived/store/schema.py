@@ -1,0 +1,120 @@
+"""Table definitions of the core state: incidents, their history, and the outbox of pending actions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    text,
+)
+from sqlalchemy.types import TypeDecorator
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "pk": "pk_%(table_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    }
+)
+
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite stores them naive)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+incidents = Table(
+    "incidents",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("fingerprint", String(255), nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("source", String(200), nullable=False),
+    Column("source_kind", String(50), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("labels", JSON, nullable=False),
+    Column("annotations", JSON, nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("source_severity", String(100), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("first_seen", UTCDateTime, nullable=False),
+    Column("last_seen", UTCDateTime, nullable=False),
+    Column("starts_at", UTCDateTime, nullable=False),
+    Column("resolved_at", UTCDateTime),
+    Column("count", BigInteger, nullable=False),
+    Column("flapping", Boolean, nullable=False),
+    Column("flap_count", Integer, nullable=False),
+    Column("transitions", JSON, nullable=False),
+    Column("generator_url", Text, nullable=False),
+    Column("suppressed", Text, nullable=False),
+    Column("raw", JSON),
+    Index(
+        "uq_incidents_active_fingerprint",
+        "fingerprint",
+        unique=True,
+        sqlite_where=text("active"),
+        postgresql_where=text("active"),
+    ),
+    Index("ix_incidents_status", "status"),
+)
+
+incident_history = Table(
+    "incident_history",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("incident_id", String(32), nullable=False, index=True),
+    Column("event", String(32), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("topic", String(50), nullable=False),
+    Column("key", String(255), nullable=False),
+    Column("event", String(50), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("available_at", UTCDateTime, nullable=False),
+    Column("claimed_by", String(100)),
+    Column("claimed_until", UTCDateTime),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("last_error", Text),
+    Column("done_at", UTCDateTime),
+    Column("failed", Boolean, nullable=False, server_default="0"),
+    Index("ix_outbox_pending", "topic", "done_at", "key", "id"),
+)
