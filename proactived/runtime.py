@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -17,6 +18,12 @@ from proactived.ingest import Ingestor
 from proactived.store import Store
 
 ReloadHook = Callable[[Config], None]
+MuteCheck = Callable[[Mapping[str, str], datetime], str]
+
+
+def never_muted(_labels: Mapping[str, str], _now: datetime) -> str:
+    """The default mute check: nothing is in maintenance (the maintenance feature replaces it)."""
+    return ""
 
 
 def dedup_settings(config: Config) -> DedupSettings:
@@ -36,6 +43,7 @@ class Runtime:
     dispatcher: Dispatcher = field(default_factory=Dispatcher)
     scheduler: BackgroundScheduler = field(default_factory=lambda: BackgroundScheduler(timezone="UTC"))
     reload_hooks: list[ReloadHook] = field(default_factory=list)
+    mute_reason: MuteCheck = never_muted  # labels, now -> reason ("" = not muted); set by maintenance
     ingestor: Ingestor = field(init=False)
 
     def __post_init__(self) -> None:
