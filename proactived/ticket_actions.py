@@ -90,7 +90,8 @@ class TicketAction:
     route: TicketRoute
 
     def to_payload(self) -> dict[str, Any]:
-        return _jsonable(asdict(self))
+        payload: dict[str, Any] = _jsonable(asdict(self))
+        return payload
 
     @classmethod
     def from_payload(cls, payload: dict[str, Any]) -> TicketAction:

@@ -87,7 +87,9 @@ def parse_matchers(text: str) -> list[Matcher]:
     body = text.strip()
     if body.startswith("{") and body.endswith("}"):
         body = body[1:-1]
-    parts, current, quoted, escaped = [], [], False, False
+    parts: list[str] = []
+    current: list[str] = []
+    quoted = escaped = False
     for char in body:
         if escaped:
             escaped = False
