@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
@@ -76,6 +76,7 @@ class Config(ConfigModel):
     dedup: DedupConfig = DedupConfig()
     log: LogConfig = LogConfig()
     severity_map: dict[str, Severity] = Field(default_factory=dict)
+    sinks: dict[str, Any] = Field(default_factory=dict)  # typed by proactived.sinks (ticket sinks issue)
 
     def store_url(self) -> str:
         """The SQLAlchemy URL of the store (default: SQLite file under ``state_dir``)."""
