@@ -290,7 +290,10 @@ class _Process:
 
     def wait_serving(self, url: str, timeout: float) -> bool:
         """Wait until ``url`` answers 200 (True) or the process exits (False)."""
-        wait_for(lambda: not self.running() or http_ok(url), timeout, what=f"{self.name} at {url}")
+        try:
+            wait_for(lambda: not self.running() or http_ok(url), timeout, what=f"{self.name} at {url}")
+        except TimeoutError as err:
+            raise PeerError(f"{err}; log tail:\n{self.log_tail()}") from err
         return self.running()
 
     def log_tail(self, limit: int = 2000) -> str:
