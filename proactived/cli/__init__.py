@@ -16,11 +16,22 @@ from proactived.cli import check, db, incidents, run, status
 from proactived.config.load import DEFAULT_CONFIG_PATH
 
 COMMANDS: list[ModuleType] = [run, check, incidents, db, status]
+EPILOG = """exit codes:
+  0  success
+  1  a check failed or the configuration is invalid
+  2  usage error
+  3  the store is unreachable
+  4  the running daemon is unreachable (status)
+
+Run 'proactived COMMAND --help' for a command's options."""
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="proactived", description="Turns monitoring alerts into service-desk tickets before users call."
+        prog="proactived",
+        description="Turns monitoring alerts into service-desk tickets before users call.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"proactived {__version__}")
     parser.add_argument(
