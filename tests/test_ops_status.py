@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -114,3 +115,14 @@ def test_render_flags_an_unreachable_store_and_a_rejected_reload() -> None:
     assert "up 1h2m" in lines[0]
     assert "REJECTED (2 problems)" in lines[1]
     assert "UNREACHABLE  store read failed: disk I/O error" in lines[2]
+
+
+def test_no_raw_payload_reaches_a_log_line_above_debug(daemon: RunningDaemon, caplog: pytest.LogCaptureFixture) -> None:
+    marker = "RAW-PAYLOAD-MARKER-7f3a"
+    with caplog.at_level(logging.DEBUG, logger="proactived"):
+        daemon.post("/api/v1/alerts", [{**WEB1, "annotations": {"description": marker}}])
+        daemon.post("/api/v1/alerts", [{"labels": {"alertname": marker}, "annotations": {"x": 1}}])
+    formatter = telemetry.LogfmtFormatter()
+    above_debug = [formatter.format(r) for r in caplog.records if r.levelno > logging.DEBUG]
+    assert above_debug, "the test saw no log lines at all"
+    assert not [line for line in above_debug if marker in line]
