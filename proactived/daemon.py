@@ -8,13 +8,14 @@ import threading
 from pathlib import Path
 from types import FrameType
 
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from waitress.server import create_server
 
 from proactived import telemetry
 from proactived.clock import Clock, SystemClock
 from proactived.config.load import load_config
 from proactived.config.models import Config
-from proactived.errors import ConfigError
+from proactived.errors import ConfigError, StoreError
 from proactived.features import install_all
 from proactived.http.wsgi import WsgiApp
 from proactived.runtime import Runtime
@@ -22,6 +23,8 @@ from proactived.sdnotify import Heartbeat, Notifier
 from proactived.store import Store
 
 SHUTDOWN_GRACE = 5.0
+EXIT_STORE_UNREACHABLE = 3
+EXIT_CANNOT_LISTEN = 5
 
 
 def build_runtime(config: Config, config_path: Path, clock: Clock | None = None) -> Runtime:
@@ -136,7 +139,15 @@ def run(config_path: Path) -> int:
         return 1
     telemetry.setup_logging(config.log.level, config.log.format)
     telemetry.event("config_loaded", path=str(config_path))
-    daemon = Daemon(build_runtime(config, config_path))
+    try:
+        daemon = Daemon(build_runtime(config, config_path))
+    except (StoreError, SQLAlchemyError) as exc:
+        reason = str(exc.orig) if isinstance(exc, DBAPIError) else str(exc)
+        telemetry.event("store_unreachable", logging.CRITICAL, error=" ".join(reason.split()))
+        return EXIT_STORE_UNREACHABLE
+    except OSError as exc:
+        telemetry.event("cannot_listen", logging.CRITICAL, listen=config.server.listen, error=exc.strerror)
+        return EXIT_CANNOT_LISTEN
 
     def on_stop(signum: int, _frame: FrameType | None) -> None:
         telemetry.event("signal", signal=signal.Signals(signum).name)

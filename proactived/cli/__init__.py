@@ -1,7 +1,7 @@
 """Command-line entry point; each sub-command lives in its own module listed in ``COMMANDS``.
 
 Exit codes: 0 success, 1 a check failed or the config is invalid, 2 usage error, 3 the store is unreachable,
-4 the running daemon is unreachable (``status``).
+4 the running daemon is unreachable (``status``), 5 the HTTP address cannot be bound (``run``).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ EPILOG = """exit codes:
   2  usage error
   3  the store is unreachable
   4  the running daemon is unreachable (status)
+  5  the HTTP address cannot be bound (run)
 
 Run 'proactived COMMAND --help' for a command's options."""
 
