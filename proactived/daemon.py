@@ -8,19 +8,23 @@ import threading
 from pathlib import Path
 from types import FrameType
 
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from waitress.server import create_server
 
 from proactived import telemetry
 from proactived.clock import Clock, SystemClock
 from proactived.config.load import load_config
 from proactived.config.models import Config
-from proactived.errors import ConfigError
+from proactived.errors import ConfigError, StoreError
 from proactived.features import install_all
 from proactived.http.wsgi import WsgiApp
 from proactived.runtime import Runtime
+from proactived.sdnotify import Heartbeat, Notifier
 from proactived.store import Store
 
 SHUTDOWN_GRACE = 5.0
+EXIT_STORE_UNREACHABLE = 3
+EXIT_CANNOT_LISTEN = 5
 
 
 def build_runtime(config: Config, config_path: Path, clock: Clock | None = None) -> Runtime:
@@ -35,8 +39,10 @@ def build_runtime(config: Config, config_path: Path, clock: Clock | None = None)
 class Daemon:
     """Owns the threads of one daemon process and its orderly stop."""
 
-    def __init__(self, rt: Runtime) -> None:
+    def __init__(self, rt: Runtime, notifier: Notifier | None = None) -> None:
         self.rt = rt
+        self.notifier = notifier or Notifier.from_environ()
+        self.heartbeat = Heartbeat(self.notifier, self.healthy)
         cfg = rt.config.server
         app = WsgiApp(rt.router, lambda: rt.config.server.max_body_bytes, rt.authorised)
         self.server = create_server(
@@ -69,6 +75,7 @@ class Daemon:
                 logging.WARNING,
                 hint="set server.auth_token to require a bearer token",
             )
+        self.notifier.ready(status=f"listening on {self.address}")
 
     def request_stop(self) -> None:
         self._stop.set()
@@ -81,11 +88,18 @@ class Daemon:
     def serve_forever(self) -> None:
         """Block until a stop is requested, reloading whenever asked."""
         while not self._stop.is_set():
-            self._wakeup.wait(1.0)
+            self._wakeup.wait(self.heartbeat.tick_seconds)
             self._wakeup.clear()
             if self._reload.is_set():
                 self._reload.clear()
-                self.reload()
+                self.notifier.reloading()
+                ok = self.reload()
+                self.notifier.ready(status="" if ok else "config reload rejected; running the previous config")
+            self.heartbeat.tick()
+
+    def healthy(self) -> bool:
+        """What the watchdog vouches for: the HTTP server thread is alive and the store answers."""
+        return self._http_thread.is_alive() and self.rt.store.ping()
 
     def reload(self) -> bool:
         """Validate the config file again; keep the running one if the new one is broken."""
@@ -103,6 +117,7 @@ class Daemon:
 
     def shutdown(self) -> None:
         """Stop taking requests, let in-flight batches finish, stop stages and scheduler, close the store."""
+        self.notifier.stopping()
         telemetry.event("daemon_stopping")
         self.server.accepting = False  # type: ignore[union-attr]
         self.server.task_dispatcher.shutdown(cancel_pending=False, timeout=int(SHUTDOWN_GRACE))
@@ -124,7 +139,15 @@ def run(config_path: Path) -> int:
         return 1
     telemetry.setup_logging(config.log.level, config.log.format)
     telemetry.event("config_loaded", path=str(config_path))
-    daemon = Daemon(build_runtime(config, config_path))
+    try:
+        daemon = Daemon(build_runtime(config, config_path))
+    except (StoreError, SQLAlchemyError) as exc:
+        reason = str(exc.orig) if isinstance(exc, DBAPIError) else str(exc)
+        telemetry.event("store_unreachable", logging.CRITICAL, error=" ".join(reason.split()))
+        return EXIT_STORE_UNREACHABLE
+    except OSError as exc:
+        telemetry.event("cannot_listen", logging.CRITICAL, listen=config.server.listen, error=exc.strerror)
+        return EXIT_CANNOT_LISTEN
 
     def on_stop(signum: int, _frame: FrameType | None) -> None:
         telemetry.event("signal", signal=signal.Signals(signum).name)

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from proactived import housekeeping
-from proactived.http import core_api
+from proactived.http import core_api, status_api
 from proactived.runtime import Runtime
 
 FEATURES: list[Callable[[Runtime], None]] = [
     core_api.install,
+    status_api.install,
     housekeeping.install,
 ]
 

@@ -64,8 +64,9 @@ class Ingestor:
         counts = {e: 0 for e in dedup.IncidentEvent}
         for action in result.history:
             counts[action.event] += 1
+        names = {i.fingerprint: i.name for i in (*result.inserted.values(), *result.changed.values())}
         for action in result.actions:
-            telemetry.INCIDENT_EVENTS.labels(action.event.value).inc()
+            telemetry.incident_event(action.event.value, action.incident_id, names.get(action.fingerprint, ""))
         telemetry.alerts_received(source, "accepted", len(alerts))
         telemetry.batch_ingested(
             source,

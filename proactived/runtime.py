@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -18,6 +19,7 @@ from proactived.ingest import Ingestor
 from proactived.store import Store
 
 ReloadHook = Callable[[Config], None]
+StatusProvider = Callable[[], Any]
 MuteCheck = Callable[[Mapping[str, str], datetime], str]
 
 
@@ -44,6 +46,7 @@ class Runtime:
     scheduler: BackgroundScheduler = field(default_factory=lambda: BackgroundScheduler(timezone="UTC"))
     reload_hooks: list[ReloadHook] = field(default_factory=list)
     mute_reason: MuteCheck = never_muted  # labels, now -> reason ("" = not muted); set by maintenance
+    status_providers: dict[str, StatusProvider] = field(default_factory=dict)  # name -> JSON for /api/v1/status
     ingestor: Ingestor = field(init=False)
 
     def __post_init__(self) -> None:

@@ -6,9 +6,10 @@ import json
 import logging
 import sys
 import time
+from dataclasses import dataclass
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, PlatformCollector, ProcessCollector
 
 from proactived import __version__
 from proactived.config.secrets import redact
@@ -48,11 +49,25 @@ ALL_METRICS = [
 ]
 
 
+@dataclass
+class ReloadRecord:
+    """The outcome of the last configuration reload, for ``GET /api/v1/status``."""
+
+    at: float | None = None
+    ok: bool | None = None
+    problems: int = 0
+
+
+LAST_RELOAD = ReloadRecord()
+
+
 def new_registry() -> CollectorRegistry:
-    """A registry holding every proactived metric (one per daemon, so tests can run several)."""
+    """A registry holding every proactived metric plus process_* (memory, CPU, fds, start time)."""
     registry = CollectorRegistry(auto_describe=True)
     for metric in ALL_METRICS:
         registry.register(metric)
+    ProcessCollector(registry=registry)
+    PlatformCollector(registry=registry)
     return registry
 
 
@@ -96,6 +111,7 @@ def store_error(operation: str, error: Exception) -> None:
 def config_reloaded(ok: bool, problems: int = 0) -> None:
     RELOADS.labels("success" if ok else "failure").inc()
     RELOAD_OK.set(1 if ok else 0)
+    LAST_RELOAD.at, LAST_RELOAD.ok, LAST_RELOAD.problems = time.time(), ok, problems
     if ok:
         RELOAD_TIME.set(time.time())
         event("config_reloaded")

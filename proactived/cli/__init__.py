@@ -1,6 +1,7 @@
 """Command-line entry point; each sub-command lives in its own module listed in ``COMMANDS``.
 
-Exit codes: 0 success, 1 a check failed or the config is invalid, 2 usage error, 3 the store is unreachable.
+Exit codes: 0 success, 1 a check failed or the config is invalid, 2 usage error, 3 the store is unreachable,
+4 the running daemon is unreachable (``status``), 5 the HTTP address cannot be bound (``run``).
 """
 
 from __future__ import annotations
@@ -11,15 +12,27 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from proactived import __version__
-from proactived.cli import check, db, incidents, run
+from proactived.cli import check, db, incidents, run, status
 from proactived.config.load import DEFAULT_CONFIG_PATH
 
-COMMANDS: list[ModuleType] = [run, check, incidents, db]
+COMMANDS: list[ModuleType] = [run, check, incidents, db, status]
+EPILOG = """exit codes:
+  0  success
+  1  a check failed or the configuration is invalid
+  2  usage error
+  3  the store is unreachable
+  4  the running daemon is unreachable (status)
+  5  the HTTP address cannot be bound (run)
+
+Run 'proactived COMMAND --help' for a command's options."""
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="proactived", description="Turns monitoring alerts into service-desk tickets before users call."
+        prog="proactived",
+        description="Turns monitoring alerts into service-desk tickets before users call.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"proactived {__version__}")
     parser.add_argument(

@@ -12,9 +12,16 @@ from proactived.store import Store
 
 
 def add_parser(sub: Any) -> None:
-    parser: argparse.ArgumentParser = sub.add_parser("db", help="manage the state database")
+    parser: argparse.ArgumentParser = sub.add_parser(
+        "db", help="manage the state database", description="Manage the state database (SQLite or PostgreSQL)."
+    )
     actions = parser.add_subparsers(dest="db_command", metavar="ACTION", required=True)
-    upgrade = actions.add_parser("upgrade", help="apply pending migrations")
+    upgrade = actions.add_parser(
+        "upgrade",
+        help="apply pending migrations",
+        description="Apply pending schema migrations (the daemon also does this at start). Run it after "
+        "installing a new version, before restarting the daemon. Exit 3 when the store is unreachable.",
+    )
     add_config_option(upgrade)
     upgrade.set_defaults(handler=handle_upgrade)
 

@@ -13,11 +13,13 @@ from proactived.store import incidents as incident_rows
 
 
 def add_parser(sub: Any) -> None:
-    parser: argparse.ArgumentParser = sub.add_parser("incidents", help="list incidents")
+    parser: argparse.ArgumentParser = sub.add_parser(
+        "incidents", help="list incidents", description="List incidents from the store, newest first."
+    )
     add_config_option(parser)
     parser.add_argument("--open", action="store_true", help="only firing incidents")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
-    parser.add_argument("--limit", type=int, default=1000)
+    parser.add_argument("--limit", type=int, default=1000, help="at most this many (default 1000)")
     parser.set_defaults(handler=handle)
 
 

@@ -10,7 +10,13 @@ from proactived.cli.common import add_config_option
 
 
 def add_parser(sub: Any) -> None:
-    parser: argparse.ArgumentParser = sub.add_parser("run", help="run the daemon in the foreground")
+    parser: argparse.ArgumentParser = sub.add_parser(
+        "run",
+        help="run the daemon in the foreground",
+        description="Run the daemon in the foreground (as systemd does). SIGTERM/SIGINT stop it cleanly within "
+        "10 s; SIGHUP re-reads the config and keeps the running one if the new one is invalid. Under systemd it "
+        "speaks sd_notify (READY, WATCHDOG, RELOADING, STOPPING). Logs go to stderr.",
+    )
     add_config_option(parser)
     parser.set_defaults(handler=handle)
 

@@ -31,7 +31,7 @@ Duration = Annotated[
 class ConfigModel(BaseModel):
     """Frozen, unknown keys rejected; a key ``X_file`` fills the Secret field ``X`` from a file."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, use_attribute_docstrings=True)
 
     @model_validator(mode="before")
     @classmethod

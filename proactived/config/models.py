@@ -16,10 +16,15 @@ class ServerConfig(ConfigModel):
     """The HTTP server: push endpoints, health and metrics."""
 
     listen: str = "127.0.0.1:9393"
+    """HOST:PORT the HTTP server listens on (push API, /healthz, /readyz, /metrics, /api/v1/status)."""
     threads: int = Field(default=8, ge=1, le=64)
+    """HTTP worker threads."""
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    """Larger request bodies are answered 413."""
     max_alerts_per_request: int = Field(default=10_000, ge=1)
+    """More alerts in one push are answered 400."""
     auth_token: Secret | None = None
+    """Bearer token required on write endpoints; without it they are open (a warning is logged at start)."""
 
     @field_validator("listen")
     @classmethod
@@ -42,21 +47,27 @@ class StoreConfig(ConfigModel):
     """Where state lives: SQLite under ``state_dir`` unless a SQLAlchemy URL is given."""
 
     url: Secret | None = None
+    """SQLAlchemy URL, e.g. ``postgresql+psycopg://proactived@db/proactived``; default SQLite in ``state_dir``."""
     sqlite_synchronous: Literal["FULL", "NORMAL"] = "FULL"
+    """SQLite only: ``FULL`` survives power loss, ``NORMAL`` only process crashes."""
 
 
 class FlappingConfig(ConfigModel):
     """An alert changing state ``threshold`` times within ``window`` is flapping until stable for ``stable_for``."""
 
     threshold: int = Field(default=4, ge=2)
+    """State changes within ``window`` that make an incident flapping."""
     window: Duration = timedelta(minutes=15)
+    """The sliding window the state changes are counted in."""
     stable_for: Duration = timedelta(minutes=10)
+    """Quiet time after which a flapping incident settles (and a held-back resolve is sent)."""
 
 
 class DedupConfig(ConfigModel):
     """How repeats of one alert fold into one incident."""
 
     reopen_window: Duration = timedelta(hours=1)
+    """A re-fire this soon after a resolve reopens the same incident; later it starts a new one."""
     flapping: FlappingConfig = FlappingConfig()
 
 
@@ -64,18 +75,22 @@ class LogConfig(ConfigModel):
     """Log level and line format (logfmt ``key=value`` or JSON), written to stderr for journald."""
 
     level: Literal["debug", "info", "warning", "error"] = "info"
+    """Lowest level written; raw payloads are only logged at ``debug``."""
     format: Literal["logfmt", "json"] = "logfmt"
+    """``logfmt`` (``key=value``) or one JSON object per line."""
 
 
 class Config(ConfigModel):
     """The whole daemon configuration."""
 
     state_dir: str = "/var/lib/proactived"
+    """Where the SQLite store lives (created with mode 0700)."""
     store: StoreConfig = StoreConfig()
     server: ServerConfig = ServerConfig()
     dedup: DedupConfig = DedupConfig()
     log: LogConfig = LogConfig()
     severity_map: dict[str, Severity] = Field(default_factory=dict)
+    """Extra source-word to severity mappings on top of the built-in table, e.g. ``{sev1: critical}``."""
     sinks: dict[str, Any] = Field(default_factory=dict)  # typed by proactived.sinks (ticket sinks issue)
 
     def store_url(self) -> str:

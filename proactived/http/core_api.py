@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 from prometheus_client import CollectorRegistry, generate_latest
@@ -9,9 +10,10 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from proactived import telemetry
+from proactived.errors import InputError, StoreError
 from proactived.http.wsgi import Request, Response, json_response
 from proactived.runtime import Runtime
-from proactived.sources.push import parse_push
+from proactived.sources.push import KIND, parse_push
 from proactived.store import incidents as incident_rows
 from proactived.store import outbox
 
@@ -31,10 +33,21 @@ def install(rt: Runtime) -> None:
 def post_alerts(rt: Runtime, request: Request) -> Response:
     """Accept a JSON list of alerts; 200 only once every one of them is durably stored."""
     cfg = rt.config
-    alerts = parse_push(
-        request.body(), rt.clock.now(), max_alerts=cfg.server.max_alerts_per_request, severity_table=cfg.severity_map
-    )
-    summary = rt.ingestor.ingest(alerts)
+    try:
+        alerts = parse_push(
+            request.body(),
+            rt.clock.now(),
+            max_alerts=cfg.server.max_alerts_per_request,
+            severity_table=cfg.severity_map,
+        )
+    except InputError:
+        telemetry.alerts_received(KIND, "rejected", batch_size(request.body()))
+        raise
+    try:
+        summary = rt.ingestor.ingest(alerts)
+    except StoreError:
+        telemetry.alerts_received(KIND, "failed", len(alerts))
+        raise
     return json_response(
         200,
         {
@@ -47,18 +60,36 @@ def post_alerts(rt: Runtime, request: Request) -> Response:
     )
 
 
+def batch_size(body: bytes) -> int:
+    """How many alerts a rejected request carried (1 when it is not even a JSON list)."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return 1
+    return len(data) if isinstance(data, list) and data else 1
+
+
 def readyz(rt: Runtime) -> Response:
-    """Ready when the store answers and the outbox is not stuck."""
-    checks: dict[str, str] = {"config": "loaded"}
-    ok = rt.store.ping()
-    checks["store"] = "ok" if ok else "unreachable"
-    if ok:
+    """Ready when the store answers and the outbox is not stuck (a running config is always loaded).
+
+    A rejected reload does not make the daemon unready: it keeps serving with the previous config, which
+    ``checks.config`` says.
+    """
+    rejected = telemetry.LAST_RELOAD.ok is False
+    checks: dict[str, str] = {"config": "loaded, last reload rejected" if rejected else "loaded"}
+    try:
         with rt.store.reading() as conn:
             stats = outbox.stats(conn)
-        stuck = stats.oldest is not None and rt.clock.now() - stats.oldest > STUCK_OUTBOX
-        checks["outbox"] = "stuck" if stuck else "ok"
-        ok = not stuck
-    return json_response(200 if ok else 503, {"status": "ready" if ok else "not ready", "checks": checks})
+    except StoreError:
+        checks["store"] = "unreachable"
+        return json_response(503, {"status": "not ready", "checks": checks})
+    checks["store"] = "ok"
+    stuck = stats.oldest is not None and rt.clock.now() - stats.oldest > STUCK_OUTBOX
+    checks["outbox"] = "stuck" if stuck else "ok"
+    body: dict[str, object] = {"status": "not ready" if stuck else "ready", "checks": checks}
+    if stats.oldest is not None:
+        body["outbox_oldest_age_seconds"] = round((rt.clock.now() - stats.oldest).total_seconds(), 1)
+    return json_response(503 if stuck else 200, body)
 
 
 def metrics(registry: CollectorRegistry) -> Response:
@@ -76,10 +107,12 @@ class StoreCollector(Collector):
         depth = GaugeMetricFamily("proactived_outbox_pending", "Pending outbox actions by topic", labels=["topic"])
         oldest = GaugeMetricFamily("proactived_outbox_oldest_age_seconds", "Age of the oldest pending action")
         failed = GaugeMetricFamily("proactived_outbox_failed", "Actions given up after a permanent error")
+        flapping = GaugeMetricFamily("proactived_incidents_flapping", "Incidents currently flapping")
         try:
             with self.rt.store.reading() as conn:
                 for status, n in incident_rows.count_by_status(conn).items():
                     incidents.add_metric([status], n)
+                flapping.add_metric([], len(incident_rows.load_flapping(conn)))
                 stats = outbox.stats(conn)
         except Exception:  # a scrape must not fail because the store is briefly away
             return
@@ -88,4 +121,4 @@ class StoreCollector(Collector):
         age = (self.rt.clock.now() - stats.oldest).total_seconds() if stats.oldest else 0.0
         oldest.add_metric([], age)
         failed.add_metric([], stats.failed)
-        yield from (incidents, depth, oldest, failed)
+        yield from (incidents, flapping, depth, oldest, failed)

@@ -34,7 +34,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
@@ -143,6 +143,19 @@ def wait_for(
             detail = f" (last error: {last_error!r})" if last_error else ""
             raise TimeoutError(f"timed out after {timeout}s waiting for {what}{detail}")
         time.sleep(interval)
+
+
+def _unlabelled_metrics(url: str) -> dict[str, float]:
+    """Unlabelled samples of a Prometheus-format ``/metrics`` page."""
+    status, body = http_request(url)
+    if status != 200:
+        raise PeerError(f"GET {url}: HTTP {status}")
+    samples: dict[str, float] = {}
+    for line in body.decode().splitlines():
+        parts = line.split()
+        if len(parts) == 2 and not line.startswith("#") and "{" not in parts[0]:
+            samples[parts[0]] = float(parts[1])
+    return samples
 
 
 def _write_json(path: Path, obj: object) -> None:
@@ -328,6 +341,7 @@ class PrometheusStack:
         self._state = workdir / "target.state"
         self._ports: dict[str, int] = {}
         self._procs: dict[str, _Process] = {}
+        self._extra_jobs: dict[str, tuple[str, list[Path]]] = {}
 
     # -- addresses
 
@@ -442,7 +456,11 @@ class PrometheusStack:
         rules = self._config / "rules.yml"
         _write_json(rules, rules_config())
         alertmanager = self.alertmanager_url.removeprefix("http://")
-        _write_json(self._config / "prometheus.yml", prometheus_config(rules, self.target_instance, alertmanager))
+        config = prometheus_config(rules, self.target_instance, alertmanager)
+        for job, (target, rule_files) in self._extra_jobs.items():
+            config["rule_files"] += [str(path) for path in rule_files]
+            config["scrape_configs"].append({"job_name": job, "static_configs": [{"targets": [target]}]})
+        _write_json(self._config / "prometheus.yml", config)
 
     def _write_alertmanager_config(self) -> None:
         _write_json(self._config / "alertmanager.yml", alertmanager_config(self.webhook_url))
@@ -487,6 +505,38 @@ class PrometheusStack:
             raise PeerError(f"Alertmanager reload failed: HTTP {status}: {body!r}")
         wait_for(lambda: self._reloaded_since(before), 10.0, what="Alertmanager to report a successful reload")
 
+    def add_scrape_job(self, job: str, target: str, rule_files: Sequence[Path] = ()) -> None:
+        """Also scrape ``target`` (``HOST:PORT``) as ``job`` and load ``rule_files``; reload Prometheus.
+
+        Undo with :meth:`remove_scrape_job` so later tests see no alerts from it.
+        """
+        self._extra_jobs[job] = (target, list(rule_files))
+        self._reload_prometheus()
+
+    def remove_scrape_job(self, job: str) -> None:
+        """Forget a job added by :meth:`add_scrape_job` (and its rule files); reload Prometheus."""
+        if self._extra_jobs.pop(job, None) is not None:
+            self._reload_prometheus()
+
+    def _reload_prometheus(self) -> None:
+        """Rewrite prometheus.yml, SIGHUP Prometheus and wait until it reports a successful reload."""
+        self._write_prometheus_config()
+        before = int(time.time())
+        popen = self._procs["prometheus"].popen
+        assert popen is not None
+        popen.send_signal(signal.SIGHUP)
+
+        def reloaded() -> bool:
+            metrics = _unlabelled_metrics(self.prometheus_url + "/metrics")
+            if metrics.get("prometheus_config_last_reload_success_timestamp_seconds", 0.0) < before:
+                return False
+            if metrics.get("prometheus_config_last_reload_successful") != 1.0:
+                raise PeerError(f"Prometheus rejected its config; log tail:\n{self._procs['prometheus'].log_tail()}")
+            return True
+
+        wait_for(reloaded, 10.0, what="Prometheus to report a successful reload")
+        wait_for(self._alertmanager_discovered, 20.0, what="Prometheus to rediscover Alertmanager")
+
     def _reloaded_since(self, since: float) -> bool:
         metrics = self._alertmanager_metrics()
         return (
@@ -496,15 +546,7 @@ class PrometheusStack:
 
     def _alertmanager_metrics(self) -> dict[str, float]:
         """Unlabelled samples of Alertmanager's /metrics."""
-        status, body = http_request(self.alertmanager_url + "/metrics")
-        if status != 200:
-            raise PeerError(f"Alertmanager /metrics: HTTP {status}")
-        samples: dict[str, float] = {}
-        for line in body.decode().splitlines():
-            parts = line.split()
-            if len(parts) == 2 and not line.startswith("#") and "{" not in parts[0]:
-                samples[parts[0]] = float(parts[1])
-        return samples
+        return _unlabelled_metrics(self.alertmanager_url + "/metrics")
 
     def reset(self, timeout: float = 20.0) -> None:
         """Target up, value 0, null receiver; wait until no alert is active."""
