@@ -9,6 +9,8 @@ from pydantic import Field, field_validator
 
 from proactived.config.base import ConfigModel, Duration
 from proactived.config.secrets import Secret
+from proactived.jobs.config import JobsDir, UniqueJobs
+from proactived.maintenance.windows import MaintenanceConfig
 from proactived.model import Severity
 
 
@@ -77,6 +79,9 @@ class Config(ConfigModel):
     log: LogConfig = LogConfig()
     severity_map: dict[str, Severity] = Field(default_factory=dict)
     sinks: dict[str, Any] = Field(default_factory=dict)  # typed by proactived.sinks (ticket sinks issue)
+    jobs: UniqueJobs = Field(default_factory=list)  # proactived.jobs
+    jobs_dir: JobsDir | None = None  # after ``jobs``: its validator checks names against them
+    maintenance: MaintenanceConfig = MaintenanceConfig()  # proactived.maintenance
 
     def store_url(self) -> str:
         """The SQLAlchemy URL of the store (default: SQLite file under ``state_dir``)."""
