@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
-from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -15,7 +14,7 @@ from proactived.config.base import ConfigModel, Duration
 from proactived.config.secrets import Secret
 from proactived.errors import ConfigError
 from proactived.model import Severity
-from proactived.rules.matchers import Matcher, parse_matcher
+from proactived.rules.matchers import parse_matcher
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")
 
@@ -66,10 +65,6 @@ class JobConfig(ConfigModel):
         if self.disturbs and self.max_runtime is None:
             raise ValueError("a job that disturbs alerts needs max_runtime, so its maintenance window always ends")
         return self
-
-    @cached_property
-    def disturbed(self) -> tuple[Matcher, ...]:
-        return tuple(parse_matcher(text) for text in self.disturbs)
 
     def next_slot(self, after: datetime) -> datetime | None:
         """The first scheduled time strictly after ``after`` (None without a schedule)."""

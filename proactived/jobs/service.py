@@ -13,7 +13,7 @@ from sqlalchemy import Connection
 from proactived import dedup, ingest
 from proactived.jobs import tables
 from proactived.jobs.config import JobConfig, all_jobs
-from proactived.jobs.states import Change, Finish, JobState, JobStatus, Problem, Signal, check_in, evaluate, status_of
+from proactived.jobs.states import Change, Finish, JobState, JobStatus, Signal, check_in, evaluate, status_of
 from proactived.maintenance import events
 from proactived.maintenance import tables as window_tables
 from proactived.maintenance.service import Maintenance
@@ -148,6 +148,3 @@ class Jobs:
         result = dedup.apply(current, alerts, now, dedup_settings(self.rt.config))
         ingest.persist(conn, result, {}, now)
 
-
-def problem_names() -> list[str]:
-    return [p.value for p in Problem]
