@@ -6,12 +6,14 @@ from collections.abc import Callable
 
 from proactived import housekeeping
 from proactived.http import core_api, status_api
+from proactived.maintenance import feature as maintenance
 from proactived.runtime import Runtime
 
 FEATURES: list[Callable[[Runtime], None]] = [
     core_api.install,
     status_api.install,
     housekeeping.install,
+    maintenance.install,
 ]
 
 

@@ -37,7 +37,7 @@ def test_every_command_has_a_description_and_every_option_a_help_text(
 def test_top_level_help_documents_the_exit_codes() -> None:
     out = subprocess.run([sys.executable, "-m", "proactived", "--help"], capture_output=True, text=True, timeout=30)
     assert out.returncode == 0
-    assert "4  the running daemon is unreachable (status)" in out.stdout
+    assert "4  the running daemon is unreachable (status" in out.stdout
 
 
 def test_version_prints_the_version() -> None:

@@ -12,16 +12,16 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from proactived import __version__
-from proactived.cli import check, db, incidents, run, status
+from proactived.cli import check, db, incidents, job, jobs, maintenance, run, status
 from proactived.config.load import DEFAULT_CONFIG_PATH
 
-COMMANDS: list[ModuleType] = [run, check, incidents, db, status]
+COMMANDS: list[ModuleType] = [run, check, incidents, db, status, job, jobs, maintenance]
 EPILOG = """exit codes:
   0  success
   1  a check failed or the configuration is invalid
   2  usage error
   3  the store is unreachable
-  4  the running daemon is unreachable (status)
+  4  the running daemon is unreachable (status, job ping, maintenance; job run still runs the command)
   5  the HTTP address cannot be bound (run)
 
 Run 'proactived COMMAND --help' for a command's options."""

@@ -9,6 +9,8 @@ from pydantic import Field, field_validator
 
 from proactived.config.base import ConfigModel, Duration
 from proactived.config.secrets import Secret
+from proactived.jobs.config import JobsDir, UniqueJobs
+from proactived.maintenance.windows import MaintenanceConfig
 from proactived.model import Severity
 
 
@@ -92,6 +94,10 @@ class Config(ConfigModel):
     severity_map: dict[str, Severity] = Field(default_factory=dict)
     """Extra source-word to severity mappings on top of the built-in table, e.g. ``{sev1: critical}``."""
     sinks: dict[str, Any] = Field(default_factory=dict)  # typed by proactived.sinks (ticket sinks issue)
+    jobs: UniqueJobs = Field(default_factory=list)  # proactived.jobs
+    jobs_dir: JobsDir | None = None  # after ``jobs``: its validator checks names against them
+    """A folder of YAML files each holding a list of jobs, merged with `jobs` (names must be unique)."""
+    maintenance: MaintenanceConfig = MaintenanceConfig()  # proactived.maintenance
 
     def store_url(self) -> str:
         """The SQLAlchemy URL of the store (default: SQLite file under ``state_dir``)."""
