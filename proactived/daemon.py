@@ -124,7 +124,11 @@ def run(config_path: Path) -> int:
         return 1
     telemetry.setup_logging(config.log.level, config.log.format)
     telemetry.event("config_loaded", path=str(config_path))
-    daemon = Daemon(build_runtime(config, config_path))
+    try:
+        daemon = Daemon(build_runtime(config, config_path))
+    except ConfigError as exc:  # features validate their own files (e.g. rules.d) while installing
+        print("\n".join(exc.problems))
+        return 1
 
     def on_stop(signum: int, _frame: FrameType | None) -> None:
         telemetry.event("signal", signal=signal.Signals(signum).name)

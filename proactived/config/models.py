@@ -77,6 +77,7 @@ class Config(ConfigModel):
     log: LogConfig = LogConfig()
     severity_map: dict[str, Severity] = Field(default_factory=dict)
     sinks: dict[str, Any] = Field(default_factory=dict)  # typed by proactived.sinks (ticket sinks issue)
+    rules_dir: str = ""  # correlation rules (proactived/rules/load.py); default: rules.d beside this file
 
     def store_url(self) -> str:
         """The SQLAlchemy URL of the store (default: SQLite file under ``state_dir``)."""
