@@ -18,10 +18,11 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from proactived.dedup import Incident, IncidentEvent
+from proactived.durations import format_duration
 from proactived.model import Status
 from proactived.rules import rootcause
 from proactived.rules.problem import Decision, Member, Outcome, Problem, ProblemStatus, TicketState
-from proactived.rules.ruleset import Rule, RuleSet, group_key
+from proactived.rules.ruleset import Rule, RuleSet, group_key, labels_of
 from proactived.ticket_actions import TicketKind
 
 MuteCheck = Callable[[Mapping[str, str], datetime], str]
@@ -152,7 +153,7 @@ def tick(state: State, rules: RuleSet, now: datetime, mute: MuteCheck) -> Outcom
 
 
 def _route(step: _Step, change: Change) -> None:
-    for rule, key, values in routes(step.rules, change.incident.labels):
+    for rule, key, values in routes(step.rules, labels_of(change.incident)):
         latest = step.state.problems.get(step.state.latest.get((rule.name, key), ""))
         if latest is not None and latest.status is ProblemStatus.OPEN:
             problem = latest
@@ -350,8 +351,6 @@ def _due(p: Problem, rule: Rule, now: datetime) -> datetime | None:
 
 
 def _fmt(delta: timedelta) -> str:
-    from proactived.durations import format_duration
-
     return format_duration(delta)
 
 

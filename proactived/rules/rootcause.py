@@ -7,7 +7,7 @@ from typing import Any
 
 from proactived.rules.matchers import matches_all
 from proactived.rules.problem import Member
-from proactived.rules.ruleset import Rule, RuleSet
+from proactived.rules.ruleset import Rule, RuleSet, labels_of
 
 
 def rank(rule: Rule, member: Member) -> tuple[Any, ...]:
@@ -20,7 +20,7 @@ def rank(rule: Rule, member: Member) -> tuple[Any, ...]:
 
 def better(rules: RuleSet, rule: Rule, candidate: Member, current: Member) -> bool:
     """Whether ``candidate`` should replace ``current`` as root cause (incremental, when it joins)."""
-    a, b = candidate.incident.labels, current.incident.labels
+    a, b = labels_of(candidate.incident), labels_of(current.incident)
     if rules.causes(rule, a, b):
         return not rules.causes(rule, b, a)
     if rules.causes(rule, b, a):
@@ -46,13 +46,14 @@ def _explained(rules: RuleSet, rule: Rule, firing: Sequence[Member]) -> set[str]
         explained |= {iid for iid, (_, ancestors) in located.items() if ancestors & present}
     for inhibit in rule.inhibit:
         sources: dict[tuple[str, ...], set[str]] = {}
+        seen = {m.incident.id: labels_of(m.incident) for m in firing}
         for m in firing:
-            if matches_all(inhibit.source, m.incident.labels):
-                key = tuple(m.incident.labels.get(name, "") for name in inhibit.equal)
+            if matches_all(inhibit.source, seen[m.incident.id]):
+                key = tuple(seen[m.incident.id].get(name, "") for name in inhibit.equal)
                 sources.setdefault(key, set()).add(m.incident.id)
         for m in firing:
-            if matches_all(inhibit.target, m.incident.labels):
-                key = tuple(m.incident.labels.get(name, "") for name in inhibit.equal)
+            if matches_all(inhibit.target, seen[m.incident.id]):
+                key = tuple(seen[m.incident.id].get(name, "") for name in inhibit.equal)
                 if sources.get(key, set()) - {m.incident.id}:
                     explained.add(m.incident.id)
     return explained

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from proactived.dedup import Incident
 from proactived.model import Severity
 from proactived.rules.matchers import Matcher, matches_all
 from proactived.rules.spec import ALL_LABELS
@@ -101,10 +102,14 @@ class RuleSet:
         return by_name.get(name) or self.rules[-1]
 
     def matching(self, labels: Mapping[str, str]) -> list[Rule]:
-        """Rules an incident belongs to: the first match, and the following ones while ``continue`` is set."""
+        """Rules an incident belongs to: the first match, and the following ones while ``continue`` is set.
+
+        A rule only matches when every group_by label has a value (from the alert or the topology), so
+        alerts lacking the label are never lumped into one problem with an empty group value.
+        """
         found: list[Rule] = []
         for rule in self.rules:
-            if rule.matches(labels):
+            if rule.matches(labels) and all(self.group_labels(rule, labels).values()):
                 found.append(rule)
                 if not rule.continue_:
                     break
@@ -124,6 +129,16 @@ class RuleSet:
         if rule.use_topology and self.topology.depends(symptom, cause):
             return True
         return any(inhibit.applies(cause, symptom) for inhibit in rule.inhibit)
+
+
+def rule_labels(labels: Mapping[str, str], source: str, severity: Severity) -> dict[str, str]:
+    """The labels rules see: the alert's own, with ``source`` and the normalised ``severity`` set by proactived."""
+    return {**labels, "source": source, "severity": severity.value}
+
+
+def labels_of(incident: Incident) -> dict[str, str]:
+    """What matchers, group_by and inhibit see of an incident."""
+    return rule_labels(incident.labels, incident.source, incident.severity)
 
 
 def group_key(labels: Mapping[str, str]) -> str:

@@ -23,7 +23,7 @@ from proactived.rules import correlate, store, views
 from proactived.rules.correlate import Change
 from proactived.rules.load import load_for_config
 from proactived.rules.problem import Outcome
-from proactived.rules.ruleset import RuleSet, group_hash
+from proactived.rules.ruleset import RuleSet, group_hash, labels_of
 from proactived.runtime import Runtime
 from proactived.store import incidents as incident_rows
 from proactived.store import outbox
@@ -114,7 +114,7 @@ class Correlation:
                 group_hash(rule.name, key)
                 for c in changes
                 if c.status is Status.FIRING
-                for rule, key, _ in correlate.routes(rules, c.incident.labels)
+                for rule, key, _ in correlate.routes(rules, labels_of(c.incident))
             }
             state = store.load_state(conn, {c.incident.id: c.incident for c in changes}, hashes, lock=True)
             resolved = {c.incident.id for c in changes if c.status is Status.RESOLVED}
