@@ -200,7 +200,7 @@ def _join(step: _Step, problem: Problem, rule: Rule, change: Change) -> None:
         members=problem.members + 1,
         firing=problem.firing + member.firing,
         live=problem.live + member.live,
-        pending_joins=problem.pending_joins + (problem.members > 0),
+        pending_joins=problem.pending_joins + (problem.members > 0 and member.live),
     )
     if member.firing:
         problem = replace(problem, quiet_since=None)
@@ -293,7 +293,8 @@ def _finish(step: _Step, *, flush: bool) -> None:
         problem = replace(problem, muted_by=(problem.muted_by or "maintenance") if muted else "")
         if problem.muted_by and not muted_before:
             step.note(pid, f"muted: {problem.muted_by}")
-            if problem.ticket is TicketState.OPEN and problem.status is ProblemStatus.OPEN:
+            if problem.ticket is TicketState.OPEN and problem.status is ProblemStatus.OPEN and not problem.mute_noted:
+                problem = replace(problem, mute_noted=True)
                 step.decide(
                     TicketKind.NOTE, f"muted ({problem.muted_by}): updates paused, the resolve still comes", pid
                 )

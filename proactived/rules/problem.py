@@ -64,6 +64,7 @@ class Problem:
     quiet_since: datetime | None = None  # when the last incident resolved (None while any fires)
     resolved_at: datetime | None = None
     muted_by: str = ""
+    mute_noted: bool = False  # the ticket got its one "muted" note in this episode
     previous_problem_id: str | None = None
     pending_joins: int = 0  # incidents joined since the last ticket action (coalesced into one update)
     pending: tuple[str, ...] = ()  # other changes waiting for the next update

@@ -39,6 +39,7 @@ def upgrade() -> None:
         sa.Column("quiet_since", UTCDateTime),
         sa.Column("resolved_at", UTCDateTime),
         sa.Column("muted_by", sa.Text, nullable=False),
+        sa.Column("mute_noted", sa.Boolean, nullable=False),
         sa.Column("previous_problem_id", sa.String(32)),
         sa.Column("pending_joins", sa.Integer, nullable=False),
         sa.Column("pending", sa.JSON, nullable=False),
