@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ from proactived.rules.topology import Node, Topology, find_cycle, parse_node
 SYSTEM_RULES_DIR = Path("/etc/proactived/rules.d")
 TEST_SUFFIXES = ("_test.yaml", "_test.yml")
 M = TypeVar("M", bound=BaseModel)
+_LOCATED = re.compile(r"^(.*?):(\d+):(\d+): ")
 ANY_SINK = None  # sinks=None: unit-test mode, every sink name is accepted and the unnamed one is "default"
 
 
@@ -65,7 +67,8 @@ def load_rules(files: list[Path], sinks: Collection[str] | None) -> RuleSet:
     rules = [checker.rule(doc, i, spec) for doc, file_spec in loaded for i, spec in enumerate(file_spec.rules)]
     topology = checker.topology(loaded)
     if problems:
-        raise ConfigError(problems)
+        order = {str(path): i for i, path in enumerate(files)}
+        raise ConfigError(sorted(problems, key=lambda text: _position(text, order)))
     return RuleSet((*rules, default_rule(_default_sink(sinks))), topology)
 
 
@@ -98,6 +101,14 @@ def _part(doc: YamlDocument, model: type[M], data: object, at: PathKey, problems
     except ValidationError as exc:
         problems.extend(validation_problems(doc, exc, at))
         return None
+
+
+def _position(problem: str, order: dict[str, int]) -> tuple[int, int, int]:
+    """(file index, line, column) of a ``file:line:col: …`` problem, for reporting in reading order."""
+    found = _LOCATED.match(problem)
+    if not found:
+        return (len(order), 0, 0)
+    return (order.get(found.group(1), len(order)), int(found.group(2)), int(found.group(3)))
 
 
 def _default_sink(sinks: Collection[str] | None) -> str | None:
