@@ -319,8 +319,8 @@ def _lifecycle(step: _Step, p: Problem, rule: Rule, flush: bool) -> Problem:
             return replace(p, ticket=TicketState.RESOLVED)
         step.note(p.id, "resolved" if p.ticket is not TicketState.NONE else "resolved before a ticket was opened")
         return p
-    if not routed or p.live == 0:
-        return replace(p, pending=(), pending_joins=0) if p.muted_by else p
+    if not routed or p.live == 0:  # nothing to tell: no desk, muted, or all resolved (the resolve follows)
+        return replace(p, pending=(), pending_joins=0)
     if p.ticket is TicketState.NONE and now - p.episode_start >= rule.wait:
         step.decide(TicketKind.OPEN, f"problem persisted for {_fmt(rule.wait)}", p.id)
         step.note(p.id, "ticket opened")
