@@ -141,6 +141,9 @@ def run(config_path: Path) -> int:
     telemetry.event("config_loaded", path=str(config_path))
     try:
         daemon = Daemon(build_runtime(config, config_path))
+    except ConfigError as exc:  # features validate their own files (e.g. rules.d) while installing
+        print("\n".join(exc.problems))
+        return 1
     except (StoreError, SQLAlchemyError) as exc:
         reason = str(exc.orig) if isinstance(exc, DBAPIError) else str(exc)
         telemetry.event("store_unreachable", logging.CRITICAL, error=" ".join(reason.split()))

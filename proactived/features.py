@@ -7,6 +7,7 @@ from collections.abc import Callable
 from proactived import housekeeping
 from proactived.http import core_api, status_api
 from proactived.maintenance import feature as maintenance
+from proactived.rules import stage as correlation
 from proactived.runtime import Runtime
 
 FEATURES: list[Callable[[Runtime], None]] = [
@@ -14,6 +15,7 @@ FEATURES: list[Callable[[Runtime], None]] = [
     status_api.install,
     housekeeping.install,
     maintenance.install,
+    correlation.install,
 ]
 
 

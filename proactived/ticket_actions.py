@@ -60,6 +60,7 @@ class ProblemView:
     timeline: list[tuple[datetime, str]] = field(default_factory=list)
     previous_problem_id: str | None = None
     muted_by: str = ""  # maintenance window or source suppression, when muted
+    symptom_count: int = 0  # all symptoms; ``symptoms`` lists at most the first 100 (payload stays bounded)
 
     @property
     def external_key(self) -> str:

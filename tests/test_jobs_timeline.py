@@ -56,7 +56,9 @@ def incidents(daemon: RunningDaemon) -> dict[str, incident_rows.Incident]:
 
 def incident_outbox(daemon: RunningDaemon) -> list[tuple[str, str]]:
     with daemon.rt.store.reading() as conn:
-        rows = conn.execute(select(outbox.c.key, outbox.c.event).where(outbox.c.topic == "incident"))
+        rows = conn.execute(
+            select(outbox.c.key, outbox.c.event).where(outbox.c.topic == "incident").order_by(outbox.c.id)
+        )
         return [(r.key, r.event) for r in rows]
 
 
@@ -78,8 +80,13 @@ def test_it_raises_job_late_at_two_plus_grace_with_an_incident_and_its_outbox_ro
     late = incidents(daemon)["JobLate"]
     assert late.status.value == "firing" and late.source == "jobs"
     assert late.labels == {
-        "alertname": "JobLate", "job": "nightly-backup", "kind": "backup", "host": "db1", "service": "postgres",
-        "team": "dba", "severity": "critical",
+        "alertname": "JobLate",
+        "job": "nightly-backup",
+        "kind": "backup",
+        "host": "db1",
+        "service": "postgres",
+        "team": "dba",
+        "severity": "critical",
     }
     assert "did not check in by 2026-11-03 01:15Z" in late.annotations["summary"]
     assert incident_outbox(daemon) == [(late.id, "opened")]
@@ -121,9 +128,10 @@ def test_an_overrun_is_detected_at_start_plus_max_runtime(daemon: RunningDaemon,
     ping(daemon, "start")
     clock.set(TWO_AM + timedelta(hours=3) - timedelta(seconds=1))
     assert tick(daemon) == 0
-    assert daemon.get("/api/v1/jobs", headers={"Authorization": "Bearer test-token-0123456789"}).json()["jobs"][0][
-        "state"
-    ] == "running"
+    assert (
+        daemon.get("/api/v1/jobs", headers={"Authorization": "Bearer test-token-0123456789"}).json()["jobs"][0]["state"]
+        == "running"
+    )
     clock.set(TWO_AM + timedelta(hours=3))
     assert tick(daemon) == 1
     assert incidents(daemon)["JobOverrun"].status.value == "firing"

@@ -12,10 +12,10 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from proactived import __version__
-from proactived.cli import check, db, incidents, job, jobs, maintenance, run, status
+from proactived.cli import check, db, explain, incidents, job, jobs, maintenance, rules_test, run, status
 from proactived.config.load import DEFAULT_CONFIG_PATH
 
-COMMANDS: list[ModuleType] = [run, check, incidents, db, status, job, jobs, maintenance]
+COMMANDS: list[ModuleType] = [run, check, incidents, db, status, rules_test, explain, job, jobs, maintenance]
 EPILOG = """exit codes:
   0  success
   1  a check failed or the configuration is invalid

@@ -1,11 +1,15 @@
-"""``proactived check``: validate the configuration (and everything it references); exit 0 or 1."""
+"""``proactived check``: validate the configuration and the rules it points at; exit 0 or 1."""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 from typing import Any
 
 from proactived.cli.common import add_config_option, config_or_exit
+from proactived.errors import ConfigError
+from proactived.rules.load import load_for_config, rules_dir
 
 
 def add_parser(sub: Any) -> None:
@@ -23,5 +27,11 @@ def handle(args: argparse.Namespace) -> int:
     config = config_or_exit(args)
     if config is None:
         return 1
+    try:
+        rules = load_for_config(config, Path(args.config))
+    except ConfigError as exc:
+        print("\n".join(exc.problems), file=sys.stderr)
+        return 1
     print(f"{args.config}: OK")
+    print(f"{rules_dir(config, Path(args.config))[0]}: OK ({len(rules.rules) - 1} rules + the built-in default)")
     return 0

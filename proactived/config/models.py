@@ -98,6 +98,8 @@ class Config(ConfigModel):
     jobs_dir: JobsDir | None = None  # after ``jobs``: its validator checks names against them
     """A folder of YAML files each holding a list of jobs, merged with `jobs` (names must be unique)."""
     maintenance: MaintenanceConfig = MaintenanceConfig()  # proactived.maintenance
+    rules_dir: str = ""  # correlation rules (proactived/rules/load.py); default: rules.d beside this file
+    """Folder of correlation rule files (`*.yaml`, loaded in name order); default: `rules.d` beside this file."""
 
     def store_url(self) -> str:
         """The SQLAlchemy URL of the store (default: SQLite file under ``state_dir``)."""

@@ -160,3 +160,18 @@ def count_by_status(conn: Connection) -> dict[str, int]:
     """Number of current incidents per status."""
     query = select(incidents.c.status, func.count()).where(incidents.c.active).group_by(incidents.c.status)
     return {status: n for status, n in conn.execute(query)}
+
+
+def load_by_ids(conn: Connection, ids: Iterable[str]) -> dict[str, Incident]:
+    """Incidents by id, current or retired (correlation keeps pointing at retired ones)."""
+    found: dict[str, Incident] = {}
+    wanted = list(dict.fromkeys(ids))
+    for start in range(0, len(wanted), _CHUNK):
+        query = select(incidents).where(incidents.c.id.in_(wanted[start : start + _CHUNK]))
+        found.update((row.id, _row_to_incident(row)) for row in conn.execute(query))
+    return found
+
+
+def row_to_incident(row: Any) -> Incident:
+    """An Incident from a row of ``incidents`` (for joins made by other modules)."""
+    return _row_to_incident(row)
