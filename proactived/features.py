@@ -7,10 +7,12 @@ from collections.abc import Callable
 from proactived import housekeeping
 from proactived.http import core_api
 from proactived.runtime import Runtime
+from proactived.sinks import stage as ticket_stage
 
 FEATURES: list[Callable[[Runtime], None]] = [
     core_api.install,
     housekeeping.install,
+    ticket_stage.install,
 ]
 
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field, field_validator
 
 from proactived.config.base import ConfigModel, Duration
 from proactived.config.secrets import Secret
 from proactived.model import Severity
+from proactived.sinks import SinkConfig
 
 
 class ServerConfig(ConfigModel):
@@ -76,7 +77,7 @@ class Config(ConfigModel):
     dedup: DedupConfig = DedupConfig()
     log: LogConfig = LogConfig()
     severity_map: dict[str, Severity] = Field(default_factory=dict)
-    sinks: dict[str, Any] = Field(default_factory=dict)  # typed by proactived.sinks (ticket sinks issue)
+    sinks: dict[str, SinkConfig] = Field(default_factory=dict)  # name -> desk (proactived/sinks/)
 
     def store_url(self) -> str:
         """The SQLAlchemy URL of the store (default: SQLite file under ``state_dir``)."""

@@ -1,0 +1,30 @@
+"""Ticket sinks: one module per service desk, registered by one line each in ``REGISTRY``.
+
+``sinks:`` in the configuration maps a sink name (what a rule's ``ticket.sink`` names) to one of these
+configs, chosen by its ``type``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from pydantic import Field
+
+from proactived.sinks.base import TicketSink
+from proactived.sinks.jira import JiraConfig, JiraSink
+from proactived.sinks.redmine import RedmineConfig, RedmineSink
+from proactived.sinks.webhook import WebhookConfig, WebhookSink
+
+REGISTRY: dict[str, tuple[type[Any], Callable[[str, Any], TicketSink]]] = {
+    "redmine": (RedmineConfig, RedmineSink),
+    "jira": (JiraConfig, JiraSink),
+    "webhook": (WebhookConfig, WebhookSink),
+}
+
+SinkConfig = Annotated[RedmineConfig | JiraConfig | WebhookConfig, Field(discriminator="type")]
+
+
+def build(name: str, config: Any) -> TicketSink:
+    """The sink object for one configured sink."""
+    return REGISTRY[config.type][1](name, config)
