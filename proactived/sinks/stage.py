@@ -116,7 +116,7 @@ class TicketStage:
         if exc.retry_after is not None:
             delay = timedelta(seconds=exc.retry_after)
         else:
-            delay = min(settings.max_backoff, settings.backoff * 2 ** min(row.attempts - 1, 30))
+            delay = min(settings.max_backoff, settings.backoff * 2 ** min(row.attempts, 30))
         with self.rt.store.transaction() as conn:
             outbox.retry(conn, row.id, worker, str(exc), self.rt.clock.now() + delay)
 
@@ -161,7 +161,8 @@ class _Handling:
         rendered = render_ticket(
             self.sink.dialect, self.action, previous, settings.title_template, settings.body_template
         )
-        maybe_sent = self.row.attempts > 1 or (t is not None and t.state == TicketState.CREATING)
+        # ``attempts`` counts the claims before this one: any earlier claim may have reached the desk
+        maybe_sent = self.row.attempts > 0 or (t is not None and t.state == TicketState.CREATING)
         with self.stage.rt.store.transaction() as conn:
             ticket_rows.mark_creating(
                 conn, self.problem.problem_id, self.action.route.sink, self.problem.external_key,
@@ -207,7 +208,7 @@ class _Handling:
         entries += [(r.created_at, TicketAction.from_payload(dict(r.payload))) for r in folded]
         self.sink.update(self._ref(t), self._note(entries))
         return self.finish(
-            "done", t.external_id, also=[r.id for r in folded], last_note_at=self.now, last_action_at=self.now
+            "done", t.external_id, also=[r.id for r in folded], last_note_at=self.now
         )
 
     def resolve(self) -> tuple[str, str]:
@@ -234,8 +235,7 @@ class _Handling:
         if status is not None and self._wont_fix(status):
             return self.finish("skipped", ref.id, **self._closed_by_desk(status))
         note = self._note([(self.row.created_at, self.action)])
-        still_open = status is not None and not status.closed
-        if t.state == TicketState.OPEN or still_open:
+        if t.state == TicketState.OPEN:  # it relapsed before the resolve went out: a note says so
             self.sink.update(ref, note)
         else:
             self.sink.reopen(ref, note)
@@ -273,7 +273,7 @@ class _Handling:
         return status
 
     def _wont_fix(self, status: DeskStatus) -> bool:
-        return status.closed and bool({status.name, status.resolution} & set(self.sink.settings.wont_fix))
+        return bool({status.name, status.resolution} & set(self.sink.settings.wont_fix))
 
     def _closed_by_desk(self, status: DeskStatus) -> dict[str, Any]:
         state = TicketState.CLOSED if self._wont_fix(status) else TicketState.RESOLVED
