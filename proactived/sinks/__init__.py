@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import Discriminator, Tag
 
 from proactived.sinks.base import TicketSink
 from proactived.sinks.jira import JiraConfig, JiraSink
@@ -22,7 +22,21 @@ REGISTRY: dict[str, tuple[type[Any], Callable[[str, Any], TicketSink]]] = {
     "webhook": (WebhookConfig, WebhookSink),
 }
 
-SinkConfig = Annotated[RedmineConfig | JiraConfig | WebhookConfig, Field(discriminator="type")]
+
+
+def _tag(value: Any) -> str | None:
+    """The union member for a sink's ``type`` (bracketed so error paths show only the YAML's own keys)."""
+    kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+    return f"[{kind}]" if kind in REGISTRY else None
+
+
+SinkConfig = Annotated[
+    Annotated[RedmineConfig, Tag("[redmine]")] | Annotated[JiraConfig, Tag("[jira]")]
+    | Annotated[WebhookConfig, Tag("[webhook]")],
+    Discriminator(
+        _tag, custom_error_type="sink_type", custom_error_message=f"type must be one of: {', '.join(REGISTRY)}"
+    ),
+]
 
 
 def build(name: str, config: Any) -> TicketSink:
