@@ -59,7 +59,7 @@ class Textile(Dialect):
     """Redmine's default formatting (RedCloth): entities keep special characters literal."""
 
     name = "textile"
-    _entities = {c: f"&#{ord(c)};" for c in "&<>|*_[]!@\"#^~%{}+="}
+    _entities = {c: f"&#{ord(c)};" for c in "&<>|*_[]!@\"#"}  # what starts markup inside a line
 
     def escape(self, text: str) -> str:
         return "".join(self._entities.get(c, c) for c in text)
