@@ -9,6 +9,7 @@ from proactived.http import core_api, status_api
 from proactived.maintenance import feature as maintenance
 from proactived.rules import stage as correlation
 from proactived.runtime import Runtime
+from proactived.sinks import stage as ticket_stage
 
 FEATURES: list[Callable[[Runtime], None]] = [
     core_api.install,
@@ -16,6 +17,7 @@ FEATURES: list[Callable[[Runtime], None]] = [
     housekeeping.install,
     maintenance.install,
     correlation.install,
+    ticket_stage.install,
 ]
 
 

@@ -11,12 +11,12 @@ from jinja2.exceptions import SecurityError
 
 from proactived.dedup import DedupSettings
 from proactived.model import Alert, Severity, Status
-from proactived.rules import templates
 from proactived.rules.correlate import MuteCheck
 from proactived.rules.load import load_rules
 from proactived.rules.problem import ProblemStatus, TicketState
 from proactived.rules.ruleset import RuleSet
 from proactived.rules.simulate import Simulation
+from proactived.sinks.render import DIALECTS, render_ticket
 from proactived.ticket_actions import TicketAction, TicketKind
 from tests.builders import alert
 from tests.conftest import T0
@@ -200,9 +200,14 @@ def test_labels_are_data_never_template_code(tmp_path: Path) -> None:
     sim.push(at(0), [alert("SwitchDown", switch="{{ 7 * 7 }}{% raw %}")])
     sim.advance(at(60))
     action: TicketAction = sim.emitted[0].action
-    assert templates.render(action.route.title_template, action.problem) == "Down: {{ 7 * 7 }}{% raw %}"
+    assert render_ticket(DIALECTS["plain"], action).title == "Down: {{ 7 * 7 }}{% raw %}"
 
 
-def test_templates_run_sandboxed() -> None:
+def test_templates_run_sandboxed(tmp_path: Path) -> None:
+    escape = "{{ ''.__class__.__mro__[1].__subclasses__() }}"
+    rules = rules_from(tmp_path, NETWORK.replace("assignee_group: L1}", f'title: "{escape}"}}'))
+    sim = Simulation(rules, T0)
+    sim.push(at(0), [alert("SwitchDown", switch="sw1")])
+    sim.advance(at(60))
     with pytest.raises(SecurityError):
-        templates._ENV.from_string("{{ ''.__class__.__mro__[1].__subclasses__() }}").render()
+        render_ticket(DIALECTS["plain"], sim.emitted[0].action)

@@ -35,6 +35,9 @@ rules:
     ticket: {sink: desk, assignee_group: L1}
 """
 
+# A desk that never answers: ticket rows stay in the outbox, where these tests read them.
+DESK = {"type": "webhook", "url": "http://127.0.0.1:9/hook"}
+
 
 def ticket_rows(store: Store) -> list[TicketAction]:
     with store.reading() as conn:
@@ -45,7 +48,7 @@ def ticket_rows(store: Store) -> list[TicketAction]:
 @pytest.fixture
 def correlation(store: Store, clock: ManualClock, tmp_path: Path) -> tuple[Runtime, Correlation]:
     (tmp_path / "rules.yaml").write_text(NETWORK)
-    config = Config.model_validate({"state_dir": str(tmp_path), "sinks": {"desk": {}}})
+    config = Config.model_validate({"state_dir": str(tmp_path), "sinks": {"desk": DESK}})
     rt = Runtime(config=config, config_path=tmp_path / "proactived.yaml", store=store, clock=clock)
     return rt, Correlation(rt, load_rules([tmp_path / "rules.yaml"], ["desk"]))
 
@@ -112,9 +115,9 @@ def daemon_config(tmp_path: Path, rules_dir: Path) -> tuple[Config, Path]:
     path = tmp_path / "proactived.yaml"
     path.write_text(
         f"state_dir: {tmp_path}/state\nserver: {{listen: '127.0.0.1:0', auth_token: {TOKEN}}}\n"
-        f"sinks: {{desk: {{}}}}\nrules_dir: {rules_dir}\n"
+        f"sinks: {{desk: {{type: webhook, url: '{DESK['url']}'}}}}\nrules_dir: {rules_dir}\n"
     )
-    return make_config(tmp_path, sinks={"desk": {}}, rules_dir=str(rules_dir)), path
+    return make_config(tmp_path, sinks={"desk": DESK}, rules_dir=str(rules_dir)), path
 
 
 def test_pushed_alerts_become_a_problem_and_a_ticket_row_through_the_daemon(tmp_path: Path, clock: ManualClock) -> None:

@@ -104,7 +104,7 @@ def test_check_validates_the_rules_the_config_points_at(tmp_path: Path, capsys: 
     rules.mkdir()
     (rules / "a.yaml").write_text("rules:\n  - name: a\n    ticket: {sink: nope}\n")
     config = tmp_path / "proactived.yaml"
-    config.write_text("state_dir: /tmp/x\nsinks: {desk: {}}\n")
+    config.write_text("state_dir: /tmp/x\nsinks: {desk: {type: webhook, url: 'http://127.0.0.1:9/hook'}}\n")
     assert main(["--config", str(config), "check"]) == 1
     assert f"{rules / 'a.yaml'}:3:14: rules.0.ticket.sink: unknown sink 'nope' (sinks: desk)" in capsys.readouterr().err
     (rules / "a.yaml").write_text("rules:\n  - name: a\n    ticket: {sink: desk}\n")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field, field_validator
 
@@ -12,6 +12,7 @@ from proactived.config.secrets import Secret
 from proactived.jobs.config import JobsDir, UniqueJobs
 from proactived.maintenance.windows import MaintenanceConfig
 from proactived.model import Severity
+from proactived.sinks import SinkConfig
 
 
 class ServerConfig(ConfigModel):
@@ -93,7 +94,8 @@ class Config(ConfigModel):
     log: LogConfig = LogConfig()
     severity_map: dict[str, Severity] = Field(default_factory=dict)
     """Extra source-word to severity mappings on top of the built-in table, e.g. ``{sev1: critical}``."""
-    sinks: dict[str, Any] = Field(default_factory=dict)  # typed by proactived.sinks (ticket sinks issue)
+    sinks: dict[str, SinkConfig] = Field(default_factory=dict)  # name -> desk (proactived/sinks/)
+    """Service desks by name: where ticket actions go (see the Tickets section of the README)."""
     jobs: UniqueJobs = Field(default_factory=list)  # proactived.jobs
     jobs_dir: JobsDir | None = None  # after ``jobs``: its validator checks names against them
     """A folder of YAML files each holding a list of jobs, merged with `jobs` (names must be unique)."""

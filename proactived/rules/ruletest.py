@@ -22,10 +22,10 @@ from proactived.config.yamlsource import YamlSyntaxError, read_yaml
 from proactived.durations import format_duration
 from proactived.errors import ConfigError
 from proactived.model import Alert, Severity, Status, fingerprint_of, normalise_severity
-from proactived.rules import templates
 from proactived.rules.load import load_rules, rule_files
 from proactived.rules.matchers import matches_all, parse_matchers
 from proactived.rules.simulate import Simulation
+from proactived.sinks.render import DIALECTS, render_ticket
 from proactived.ticket_actions import IncidentView, TicketAction
 
 START = datetime(2030, 1, 1, tzinfo=UTC)
@@ -223,7 +223,7 @@ def _ticket(action: TicketAction) -> dict[str, Any]:
         "project": action.route.project,
         "priority": action.route.priority,
         "assignee_group": action.route.assignee_group,
-        "title": templates.render(action.route.title_template, p),
+        "title": render_ticket(DIALECTS["plain"], action).title,
         "root_cause": _labels(p.root_cause),
         "symptoms": p.symptom_count,
     }

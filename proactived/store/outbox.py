@@ -63,15 +63,27 @@ def enqueue_many(conn: Connection, items: Iterable[tuple[str, str, str, Mapping[
     return len(rows)
 
 
-def _heads(conn: Connection, topic: str, limit: int) -> list[Any]:
-    """The oldest undone row of each key in ``topic``."""
+def _heads(conn: Connection, topic: str, limit: int, now: datetime) -> list[Any]:
+    """The oldest undone row of each key in ``topic``, if it is ready now (not backing off, not leased).
+
+    Readiness is filtered in the query, so any number of keys in backoff cannot hide the ready ones.
+    """
     firsts = (
         select(func.min(outbox.c.id).label("id"))
         .where(outbox.c.topic == topic, outbox.c.done_at.is_(None))
         .group_by(outbox.c.key)
         .subquery()
     )
-    query = select(outbox).where(outbox.c.id.in_(select(firsts.c.id))).order_by(outbox.c.id).limit(limit)
+    query = (
+        select(outbox)
+        .where(
+            outbox.c.id.in_(select(firsts.c.id)),
+            outbox.c.available_at <= now,
+            or_(outbox.c.claimed_until.is_(None), outbox.c.claimed_until <= now),
+        )
+        .order_by(outbox.c.id)
+        .limit(limit)
+    )
     return list(conn.execute(query))
 
 
@@ -84,9 +96,7 @@ def claim(
 ) -> list[OutboxRow]:
     """Lease up to ``limit`` ready rows (one per key) to ``worker``; only rows whose CAS succeeded return."""
     claimed = []
-    for row in _heads(conn, topic, limit * 4):
-        if row.available_at > now or (row.claimed_until is not None and row.claimed_until > now):
-            continue
+    for row in _heads(conn, topic, limit * 4, now):
         stmt = (
             update(outbox)
             .where(
