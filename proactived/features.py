@@ -6,11 +6,13 @@ from collections.abc import Callable
 
 from proactived import housekeeping
 from proactived.http import core_api
+from proactived.reports import schedule as reports
 from proactived.runtime import Runtime
 
 FEATURES: list[Callable[[Runtime], None]] = [
     core_api.install,
     housekeeping.install,
+    reports.install,
 ]
 
 

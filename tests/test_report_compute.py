@@ -76,7 +76,7 @@ def test_it_clips_outages_crossing_the_period_edges() -> None:
 
 
 def test_it_counts_only_service_hours_across_their_edges() -> None:
-    # Monday 9 Nov 2026, Berlin is UTC+1: office hours 08:30–17:30 UTC.
+    # Monday 9 Nov 2026, Berlin is UTC+1: office hours 08:30-17:30 UTC.
     (shop,) = report(
         spans(("2026-11-09T17:00", "2026-11-09T19:00")),  # 30 min inside, the rest after hours
         spans(("2026-11-14T10:00", "2026-11-14T12:00"), name="Weekend"),  # Saturday: not counted at all
@@ -127,7 +127,7 @@ def test_a_month_with_the_autumn_dst_change_has_one_hour_more() -> None:
 
 def test_service_hours_stay_at_local_time_across_the_spring_dst_change() -> None:
     march = resolve("2026-03", LATER, "Europe/Berlin")
-    # Friday 27 March 2026 is UTC+1 (office 08:30–17:30 UTC), Monday 30 March UTC+2 (07:30–16:30 UTC).
+    # Friday 27 March 2026 is UTC+1 (office 08:30-17:30 UTC), Monday 30 March UTC+2 (07:30-16:30 UTC).
     (shop,) = report(
         spans(("2026-03-27T17:00", "2026-03-27T18:00")),
         spans(("2026-03-30T07:00", "2026-03-30T08:00"), name="Monday"),

@@ -11,10 +11,10 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from proactived import __version__
-from proactived.cli import check, db, incidents, run
+from proactived.cli import check, db, incidents, report, run
 from proactived.config.load import DEFAULT_CONFIG_PATH
 
-COMMANDS: list[ModuleType] = [run, check, incidents, db]
+COMMANDS: list[ModuleType] = [run, check, incidents, db, report]
 
 
 def build_parser() -> argparse.ArgumentParser:

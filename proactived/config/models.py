@@ -10,6 +10,7 @@ from pydantic import Field, field_validator
 from proactived.config.base import ConfigModel, Duration
 from proactived.config.secrets import Secret
 from proactived.model import Severity
+from proactived.reports.config import ReportConfig, ServiceConfig, SmtpConfig
 
 
 class ServerConfig(ConfigModel):
@@ -77,6 +78,9 @@ class Config(ConfigModel):
     log: LogConfig = LogConfig()
     severity_map: dict[str, Severity] = Field(default_factory=dict)
     sinks: dict[str, Any] = Field(default_factory=dict)  # typed by proactived.sinks (ticket sinks issue)
+    services: tuple[ServiceConfig, ...] = ()  # availability reports (proactived.reports)
+    reports: tuple[ReportConfig, ...] = ()
+    smtp: SmtpConfig | None = None
 
     def store_url(self) -> str:
         """The SQLAlchemy URL of the store (default: SQLite file under ``state_dir``)."""

@@ -3,7 +3,7 @@
 Definitions (the README repeats them for report readers):
 - *service time*: the period (up to ``now``) ∩ service hours, minus planned maintenance that applies to the service;
 - *downtime*: the union of the service's firing incidents, merged, clipped to the service time;
-- *availability* = 100 × (1 − downtime / service time); *error budget* = (1 − target) × service time;
+- *availability* = 100 * (1 - downtime / service time); *error budget* = (1 - target) * service time;
 - *outage* (a problem, as the report counts them): one merged down span with counted downtime > 0;
   *MTTR*: mean detection-to-recovery of recovered outages; *MTBF*: up service time / outages;
   *MTTA*: mean time from outage start to the first acknowledgement of one of its incidents' tickets.
@@ -78,10 +78,14 @@ def hours_label(service: ServiceConfig) -> str:
     if h is None:
         return "24/7"
     names = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-    days = ", ".join(names[d] for d in h.days)
-    if h.days == (0, 1, 2, 3, 4):
-        days = "Mon–Fri"
-    return f"{days} {h.start // 60:02d}:{h.start % 60:02d}–{h.end // 60:02d}:{h.end % 60:02d} {h.time_zone}"
+    runs: list[list[int]] = []
+    for d in h.days:
+        if runs and d == runs[-1][-1] + 1:
+            runs[-1].append(d)
+        else:
+            runs.append([d])
+    days = ", ".join(names[r[0]] if len(r) == 1 else f"{names[r[0]]}\N{EN DASH}{names[r[-1]]}" for r in runs)
+    return f"{days} {h.start // 60:02d}:{h.start % 60:02d}\N{EN DASH}{h.end // 60:02d}:{h.end % 60:02d} {h.time_zone}"
 
 
 def _planned_for(
@@ -101,17 +105,22 @@ def _planned_for(
 class _Collected:
     """Per-service working set while incidents stream in."""
 
-    __slots__ = ("fires", "ids", "label_sets", "spans")
+    __slots__ = ("acked", "fires", "label_sets", "names", "spans")
 
     def __init__(self) -> None:
-        self.spans: list[tuple[float, float, int]] = []
-        self.ids: list[tuple[str, str]] = []
+        self.spans: list[tuple[float, float, int]] = []  # (start, end, slot of the incident)
+        self.names: list[str] = []  # alert name per slot
+        self.acked: dict[int, float] = {}  # first acknowledgement per slot, when known
         self.label_sets: dict[frozenset[tuple[str, str]], Mapping[str, str]] = {}
         self.fires: Counter[str] = Counter()
 
 
 def _collect(
-    services: Sequence[ServiceConfig], incidents: Iterable[IncidentSpans], start: float, end: float
+    services: Sequence[ServiceConfig],
+    incidents: Iterable[IncidentSpans],
+    start: float,
+    end: float,
+    acks: Mapping[str, float],
 ) -> tuple[list[_Collected], Counter[str]]:
     """Assign each incident's in-period spans to the services it belongs to (streaming: one pass)."""
     index = ServiceIndex(services)
@@ -125,8 +134,10 @@ def _collect(
         everywhere[inc.name] += fires
         for k in index.services_for(inc.labels, inc.severity):
             c = collected[k]
-            slot = len(c.ids)
-            c.ids.append((inc.incident_id, inc.name))
+            slot = len(c.names)
+            c.names.append(inc.name)
+            if inc.incident_id in acks:
+                c.acked[slot] = acks[inc.incident_id]
             c.spans.extend((s, e, slot) for s, e in spans)
             c.fires[inc.name] += fires
             key = frozenset(inc.labels.items())
@@ -135,7 +146,7 @@ def _collect(
     return collected, everywhere
 
 
-def _outages(c: _Collected, countable: list[Interval], now: float, acks: Mapping[str, float]) -> list[Outage]:
+def _outages(c: _Collected, countable: list[Interval], now: float) -> list[Outage]:
     """Merge the service's spans into outages and measure what of each the SLA counts."""
     ends = [e for _, e in countable]
     outages: list[Outage] = []
@@ -143,7 +154,7 @@ def _outages(c: _Collected, countable: list[Interval], now: float, acks: Mapping
     reach = float("-inf")
     for span in [*sorted(c.spans), None]:
         if group and (span is None or span[0] > reach):
-            outage = _outage(c, group, reach, countable, ends, now, acks)
+            outage = _outage(c, group, reach, countable, ends, now)
             if outage is not None:
                 outages.append(outage)
             group, reach = [], float("-inf")
@@ -160,20 +171,20 @@ def _outage(
     countable: list[Interval],
     ends: list[float],
     now: float,
-    acks: Mapping[str, float],
 ) -> Outage | None:
     start = group[0][0]
     counted = _overlap(countable, ends, start, end)
     if counted <= 0:
         return None
-    ids = {c.ids[slot] for _, _, slot in group}
-    acked = [acks[i] for i, _ in ids if i in acks and acks[i] >= start]
+    slots = {slot for _, _, slot in group}
+    acked = [c.acked[s] for s in slots if c.acked.get(s, -1.0) >= start]
     return Outage(
+        incidents=len(slots),
         start=_ts(start),
         end=None if end >= now else _ts(end),
         duration=end - start,
         counted=counted,
-        alerts=tuple(sorted({name for _, name in ids})),
+        alerts=tuple(sorted({c.names[s] for s in slots})),
         acknowledged_after=min(acked) - start if acked else None,
     )
 
@@ -185,14 +196,13 @@ def service_result(
     end: float,
     now: float,
     windows: Sequence[MaintenanceSpan],
-    acks: Mapping[str, float],
 ) -> ServiceResult:
     """The figures of one service from its collected incident spans."""
     in_hours = service_intervals(service.hours, start, end)
     planned = intersect(in_hours, clip(_planned_for(service, windows, c.label_sets.values()), start, end))
     countable = subtract(in_hours, planned)
     service_seconds = total(countable)
-    outages = _outages(c, countable, now, acks)
+    outages = _outages(c, countable, now)
     downtime = sum(o.counted for o in outages)
     allowed = (1 - service.target / 100) * service_seconds
     availability = 100.0 * (1 - downtime / service_seconds) if service_seconds > 0 else None
@@ -210,7 +220,7 @@ def service_result(
         budget_allowed=allowed,
         budget_remaining=allowed - downtime,
         sla_met=None if availability is None else availability >= service.target,
-        incidents=len({slot for _, _, slot in c.spans}),
+        incidents=sum(o.incidents for o in outages),
         outages=tuple(outages),
         mttr=_mean(recovered),
         mtta=_mean(acked),
@@ -232,9 +242,7 @@ def job_results(runs: Iterable[JobRun]) -> tuple[JobResult, ...]:
         failed = sum(1 for r in items if r.status in ("failed", "overrun"))
         late = sum(1 for r in items if r.status == "late")
         finished = succeeded + failed
-        durations = [
-            (r.finished_at - r.started_at).total_seconds() for r in items if r.started_at and r.finished_at
-        ]
+        durations = [(r.finished_at - r.started_at).total_seconds() for r in items if r.started_at and r.finished_at]
         results.append(
             JobResult(
                 name=name,
@@ -264,10 +272,9 @@ def compute(
     """The whole report for ``period`` as known at ``now`` (a running period is cut at ``now``)."""
     start = period.start.timestamp()
     end = max(start, min(period.end.timestamp(), now.timestamp()))
-    collected, noisy = _collect(services, incidents, start, end)
+    collected, noisy = _collect(services, incidents, start, end, acks or {})
     results = tuple(
-        service_result(s, c, start, end, now.timestamp(), windows, acks or {})
-        for s, c in zip(services, collected, strict=True)
+        service_result(s, c, start, end, now.timestamp(), windows) for s, c in zip(services, collected, strict=True)
     )
     return Report(
         title=title,

@@ -6,6 +6,7 @@ import re
 from datetime import timedelta
 from email.utils import parseaddr
 from functools import lru_cache
+from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -123,7 +124,7 @@ RELATIVE_PERIODS = ("last-month", "last-week", "yesterday", "this-month", "this-
 
 
 def _address(value: str) -> str:
-    name, addr = parseaddr(value)
+    _name, addr = parseaddr(value)
     if "@" not in addr or any(c in value for c in "\r\n") or len(value) > 320:
         raise ValueError(f"not an e-mail address: {value!r}")
     return value
@@ -139,7 +140,7 @@ class ReportConfig(ConfigModel):
     services: tuple[str, ...] = ()
     recipients: tuple[str, ...]
     title: str = ""
-    templates: dict[Literal["html", "text", "subject"], str] = Field(default_factory=dict)
+    templates: dict[str, str] = Field(default_factory=dict)  # html, text, subject -> template file path
 
     @field_validator("time_zone")
     @classmethod
@@ -160,6 +161,16 @@ class ReportConfig(ConfigModel):
             CronTrigger.from_crontab(value, timezone="UTC")
         except ValueError as exc:
             raise ValueError(f"bad cron expression {value!r} (minute hour day month weekday): {exc}") from None
+        return value
+
+    @field_validator("templates")
+    @classmethod
+    def _templates(cls, value: dict[str, str]) -> dict[str, str]:
+        for kind, path in value.items():
+            if kind not in ("html", "text", "subject"):
+                raise ValueError(f"unknown template {kind!r}: use html, text or subject")
+            if not Path(path).is_file():
+                raise ValueError(f"template file not found: {path}")
         return value
 
     @field_validator("recipients")

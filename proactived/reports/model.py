@@ -51,6 +51,7 @@ class Outage:
     duration: float  # seconds from detection to recovery (or to now)
     counted: float  # seconds inside the period and service hours, outside maintenance
     alerts: tuple[str, ...]
+    incidents: int = 1
     acknowledged_after: float | None = None
 
 
@@ -62,14 +63,14 @@ class ServiceResult:
     description: str
     target: float
     hours: str
-    service_seconds: float  # time the SLA counts: period ∩ service hours − planned maintenance
+    service_seconds: float  # time the SLA counts: period ∩ service hours minus planned maintenance
     downtime: float
     planned: float
     availability: float | None  # percent; None when the SLA counted no time at all
     budget_allowed: float
     budget_remaining: float  # negative when the budget is overspent
     sla_met: bool | None
-    incidents: int
+    incidents: int  # incidents taking part in the counted outages
     outages: tuple[Outage, ...]
     mttr: float | None
     mtta: float | None

@@ -1,4 +1,4 @@
-"""Which span a report covers: ``last-month``, ``last-week``, ``2026-10``, ``2026-W44``, or from/until, in a time zone."""
+"""Which span a report covers (``last-month``, ``last-week``, ``2026-10``, ``2026-W44``, from/until) in a time zone."""
 
 from __future__ import annotations
 
@@ -32,8 +32,9 @@ def _month(year: int, month: int, tz: ZoneInfo, tz_name: str) -> Period:
 def _week(year: int, week: int, tz: ZoneInfo, tz_name: str) -> Period:
     monday = date.fromisocalendar(year, week, 1)
     sunday = monday + timedelta(days=6)
-    label = f"week {week}, {monday:%d %b} – {sunday:%d %b %Y}"
-    return Period(f"{year:04d}-W{week:02d}", label, _midnight(monday, tz), _midnight(monday + timedelta(7), tz), tz_name)
+    label = f"week {week}, {monday:%d %b} \N{EN DASH} {sunday:%d %b %Y}"
+    start, end = _midnight(monday, tz), _midnight(monday + timedelta(7), tz)
+    return Period(f"{year:04d}-W{week:02d}", label, start, end, tz_name)
 
 
 def _day(day: date, tz: ZoneInfo, tz_name: str) -> Period:
@@ -87,5 +88,5 @@ def explicit(start: str, until: str, tz_name: str = "UTC") -> Period:
     if end <= begin:
         raise ValueError("--until must be after --from")
     key = f"{begin.isoformat()}/{end.isoformat()}"
-    label = f"{begin:%d %b %Y %H:%M} – {end:%d %b %Y %H:%M} ({tz_name})"
+    label = f"{begin:%d %b %Y %H:%M} \N{EN DASH} {end:%d %b %Y %H:%M} ({tz_name})"
     return Period(key, label, begin, end, tz_name)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from proactived.reports.config import ServiceConfig
-from proactived.rules.matchers import MatchType, Matcher, matches_all
+from proactived.rules.matchers import Matcher, MatchType, matches_all
 
 
 class ServiceIndex:
