@@ -153,9 +153,17 @@ def test_a_period_that_has_not_started_counts_no_time() -> None:
 
 def test_a_running_period_stops_at_now_and_an_ongoing_outage_has_no_end() -> None:
     now = ts("2026-11-11T00:00")
-    ongoing = IncidentSpans("i1", "HostDown", {"service": "shop"}, "critical", tuple(
-        down_intervals([(ts("2026-11-10T23:00").timestamp(), "opened")], ts("2026-11-10T23:00").timestamp(),
-                       now.timestamp())))
+    ongoing = IncidentSpans(
+        "i1",
+        "HostDown",
+        {"service": "shop"},
+        "critical",
+        tuple(
+            down_intervals(
+                [(ts("2026-11-10T23:00").timestamp(), "opened")], ts("2026-11-10T23:00").timestamp(), now.timestamp()
+            )
+        ),
+    )
     result = report(ongoing, now=now)
     (shop,) = result.services
     assert result.observed_until == now
@@ -165,15 +173,26 @@ def test_a_running_period_stops_at_now_and_an_ongoing_outage_has_no_end() -> Non
 
 def test_history_becomes_firing_intervals_from_the_source_start_time() -> None:
     t = ts("2026-11-10T10:00").timestamp()
-    events = [(t + 5, "opened"), (t + 60, "resolved"), (t + 90, "reopened"), (t + 95, "escalated"),
-              (t + 120, "resolved"), (t + 600, "resolved")]
+    events = [
+        (t + 5, "opened"),
+        (t + 60, "resolved"),
+        (t + 90, "reopened"),
+        (t + 95, "escalated"),
+        (t + 120, "resolved"),
+        (t + 600, "resolved"),
+    ]
     assert down_intervals(events, t, t + 10_000) == [(t, t + 60), (t + 90, t + 120)]
     assert down_intervals([(t, "opened")], t - 30, t + 50) == [(t - 30, t + 50)]
 
 
 def test_only_the_configured_severities_count_and_noisy_alerts_are_ranked() -> None:
-    warn = IncidentSpans("w", "DiskFilling", {"service": "shop"}, "warning",
-                         ((ts("2026-11-03T00:00").timestamp(), ts("2026-11-03T05:00").timestamp()),))
+    warn = IncidentSpans(
+        "w",
+        "DiskFilling",
+        {"service": "shop"},
+        "warning",
+        ((ts("2026-11-03T00:00").timestamp(), ts("2026-11-03T05:00").timestamp()),),
+    )
     flappy = spans(*[(f"2026-11-04T10:0{i}", f"2026-11-04T10:0{i}:30") for i in range(4)], name="Flappy")
     result = report(warn, flappy, svc=service(severities=["critical", "high"]))
     (shop,) = result.services
