@@ -109,7 +109,7 @@ def test_unknown_services_in_a_report_are_config_errors_with_their_place(tmp_pat
 
     with pytest.raises(ConfigError) as caught:
         check(load_config(path), path)
-    assert caught.value.problems == [f"{path}:6:24: reports.0.services.1: unknown service 'erp'"]
+    assert caught.value.problems == [f"{path}:6:22: reports.0.services.1: unknown service 'erp'"]
 
 
 def test_the_daemon_catches_up_at_start_and_counts_the_delivery(tmp_path: Path) -> None:
