@@ -178,17 +178,27 @@ def _outage(
     counted = _overlap(countable, ends, start, end)
     if counted <= 0:
         return None
-    slots = {slot for _, _, slot in group}
-    acked = [c.acked[s] for s in slots if c.acked.get(s, -1.0) >= start]
+    slots = {group[0][2]} if len(group) == 1 else {slot for _, _, slot in group}
+    acked = [c.acked[s] for s in slots if c.acked.get(s, -1.0) >= start] if c.acked else []
     return Outage(
         incidents=len(slots),
-        start=_ts(start),
-        end=None if end >= now else _ts(end),
+        start_ts=start,
+        end_ts=None if end >= now else end,
         duration=end - start,
         counted=counted,
-        alerts=tuple(sorted({c.names[s] for s in slots})),
+        alerts=_names(c, slots),
         acknowledged_after=min(acked) - start if acked else None,
     )
+
+
+_ONE_NAME: dict[str, tuple[str, ...]] = {}
+
+
+def _names(c: _Collected, slots: set[int]) -> tuple[str, ...]:
+    if len(slots) == 1:
+        name = c.names[next(iter(slots))]
+        return _ONE_NAME.setdefault(name, (name,))
+    return tuple(sorted({c.names[s] for s in slots}))
 
 
 def service_result(

@@ -8,12 +8,13 @@ that says in the report that the figure is not recorded, so a report never silen
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, String, or_, select, type_coerce
+from sqlalchemy import Connection, String, func, or_, select, type_coerce
 
 from proactived.reports.compute import down_intervals
 from proactived.reports.model import IncidentSpans, JobRun, MaintenanceSpan
@@ -68,13 +69,11 @@ class Inputs:
         return (*found, *self.extra_notes)
 
 
-def epoch(value: Any) -> float:
-    """Epoch seconds of a stored UTC timestamp (SQLite gives text, PostgreSQL an aware datetime)."""
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return float(value.timestamp())
+def _epoch_sql(conn: Connection, column: Any) -> Any:
+    """Epoch seconds computed by the database (to the millisecond on SQLite): no per-row parsing in Python."""
+    if conn.dialect.name == "sqlite":
+        return func.round((func.julianday(type_coerce(column, String)) - 2440587.5) * 86400000.0) / 1000.0
+    return func.extract("epoch", column)
 
 
 def incident_spans(conn: Connection, start: datetime, end: datetime, now: datetime) -> Iterator[IncidentSpans]:
@@ -86,12 +85,12 @@ def incident_spans(conn: Connection, start: datetime, end: datetime, now: dateti
     query = (
         select(
             incident_history.c.incident_id,
-            type_coerce(incident_history.c.at, String),
+            _epoch_sql(conn, incident_history.c.at),
             incident_history.c.event,
             incidents.c.name,
             type_coerce(incidents.c.labels, String),
             incidents.c.severity,
-            type_coerce(incidents.c.starts_at, String),
+            _epoch_sql(conn, incidents.c.starts_at),
         )
         .join(incidents, incidents.c.id == incident_history.c.incident_id)
         .where(
@@ -102,24 +101,31 @@ def incident_spans(conn: Connection, start: datetime, end: datetime, now: dateti
         .execution_options(yield_per=20_000)
     )
     now_ts = now.timestamp()
+    labels_seen: dict[Any, dict[str, str]] = {}  # incidents of one fingerprint share one decoded dict
     current: str | None = None
     events: list[tuple[float, str]] = []
     head: tuple[Any, ...] = ()
     for row in conn.execute(query):
         if row[0] != current:
             if current is not None:
-                yield _spans(current, head, events, now_ts)
+                yield _spans(current, head, events, now_ts, labels_seen)
             current, head, events = row[0], (row[3], row[4], row[5], row[6]), []
-        events.append((epoch(row[1]), row[2]))
+        events.append((float(row[1]), row[2]))
     if current is not None:
-        yield _spans(current, head, events, now_ts)
+        yield _spans(current, head, events, now_ts, labels_seen)
 
 
-_names: dict[str, str] = {}
-
-
-def _spans(incident_id: str, head: tuple[Any, ...], events: list[tuple[float, str]], now: float) -> IncidentSpans:
-    name, labels, severity, starts_at = head
-    decoded = labels if isinstance(labels, dict) else json.loads(labels)
-    down = down_intervals(events, epoch(starts_at), now)
-    return IncidentSpans(incident_id, _names.setdefault(name, name), decoded, severity, tuple(down))
+def _spans(
+    incident_id: str,
+    head: tuple[Any, ...],
+    events: list[tuple[float, str]],
+    now: float,
+    labels_seen: dict[Any, dict[str, str]],
+) -> IncidentSpans:
+    name, raw_labels, severity, starts_at = head
+    key = raw_labels if isinstance(raw_labels, str) else json.dumps(raw_labels, sort_keys=True)
+    labels = labels_seen.get(key)
+    if labels is None:
+        labels = labels_seen[key] = raw_labels if isinstance(raw_labels, dict) else json.loads(raw_labels)
+    down = down_intervals(events, float(starts_at), now)
+    return IncidentSpans(incident_id, sys.intern(name), labels, severity, tuple(down))

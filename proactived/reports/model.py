@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from proactived.reports.intervals import Interval
 from proactived.reports.periods import Period
@@ -42,17 +42,25 @@ class JobRun:
     finished_at: datetime | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Outage:
     """Merged down time of one service (overlapping or touching incidents become one outage)."""
 
-    start: datetime
-    end: datetime | None  # None: still down when the report was made
+    start_ts: float  # epoch seconds (kept as floats: a year-long report holds hundreds of thousands)
+    end_ts: float | None  # None: still down when the report was made
     duration: float  # seconds from detection to recovery (or to now)
     counted: float  # seconds inside the period and service hours, outside maintenance
     alerts: tuple[str, ...]
     incidents: int = 1
     acknowledged_after: float | None = None
+
+    @property
+    def start(self) -> datetime:
+        return datetime.fromtimestamp(self.start_ts, UTC)
+
+    @property
+    def end(self) -> datetime | None:
+        return None if self.end_ts is None else datetime.fromtimestamp(self.end_ts, UTC)
 
 
 @dataclass(frozen=True)

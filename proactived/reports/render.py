@@ -88,8 +88,8 @@ def timeline(report: Report, outages: tuple[Outage, ...]) -> list[dict[str, Any]
     fmt = _local(report.period.time_zone)
     cuts: list[tuple[float, float, Outage]] = []
     for o in sorted(outages, key=lambda o: o.start):
-        a = max(start, o.start.timestamp())
-        b = min(end, o.end.timestamp() if o.end else end)
+        a = max(start, o.start_ts)
+        b = min(end, o.end_ts if o.end_ts is not None else end)
         if cuts and a <= cuts[-1][1]:
             continue
         cuts.append((a, max(b, a), o))
@@ -205,6 +205,10 @@ def to_data(report: Report) -> dict[str, Any]:
 
     data: dict[str, Any] = plain(report)
     for item, s in zip(data["services"], report.services, strict=True):
+        for outage, o in zip(item["outages"], s.outages, strict=True):
+            outage["start"], outage["end"] = plain(o.start), plain(o.end)
+        if s.longest is not None:
+            item["longest"]["start"], item["longest"]["end"] = plain(s.longest.start), plain(s.longest.end)
         item["problems"] = s.problems
         used = s.budget_used_pct
         item["budget_used_pct"] = None if used is None or math.isinf(used) else used

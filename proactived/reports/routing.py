@@ -23,16 +23,28 @@ class ServiceIndex:
             else:
                 self._by_pair.setdefault((key.name, key.value), []).append(k)
         self._cache: dict[frozenset[tuple[str, str]], tuple[int, ...]] = {}
+        # The store hands out one dict per label set: remember answers by identity, holding the dict so
+        # its id cannot be reused while cached.
+        self._by_identity: dict[int, tuple[Mapping[str, str], tuple[int, ...]]] = {}
 
     def services_for(self, labels: Mapping[str, str], severity: str) -> list[int]:
         """Indexes of the services ``labels`` with ``severity`` count against."""
+        known = self._by_identity.get(id(labels))
+        if known is not None and known[0] is labels:
+            found = known[1]
+        else:
+            found = self._lookup(labels)
+            self._by_identity[id(labels)] = (labels, found)
+        return [k for k in found if _accepts(self._severities[k], severity)]
+
+    def _lookup(self, labels: Mapping[str, str]) -> tuple[int, ...]:
         key = frozenset(labels.items())
         found = self._cache.get(key)
         if found is None:
             candidates = [k for pair in key for k in self._by_pair.get(pair, ())] + self._always
             found = tuple(sorted(k for k in set(candidates) if matches_all(self._matchers[k], labels)))
             self._cache[key] = found
-        return [k for k in found if _accepts(self._severities[k], severity)]
+        return found
 
 
 def _accepts(allowed: frozenset[str] | None, severity: str) -> bool:
