@@ -195,6 +195,8 @@ def to_data(report: Report) -> dict[str, Any]:
     """The report as JSON-ready data (datetimes in ISO 8601 UTC)."""
 
     def plain(value: Any) -> Any:
+        if isinstance(value, float):
+            return round(value, 3)  # seconds and percentages: milliseconds are the store's precision
         if isinstance(value, datetime):
             return value.astimezone(UTC).isoformat()
         if dataclasses.is_dataclass(value) and not isinstance(value, type):

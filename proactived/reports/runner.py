@@ -16,6 +16,7 @@ from proactived.reports.mail import SmtpSender, build_message
 from proactived.reports.model import Report
 from proactived.reports.periods import Period
 from proactived.reports.render import render
+from proactived.reports.stored import inputs_for
 from proactived.store import Store
 
 OWNER = f"{socket.gethostname()}:report"
@@ -40,8 +41,8 @@ def build(
     title: str,
     inputs: Inputs | None = None,
 ) -> Report:
-    """Compute the report for ``period`` as known at ``now``."""
-    inputs = inputs or Inputs()
+    """Compute the report for ``period`` as known at ``now`` (inputs default to what the store records)."""
+    inputs = inputs or inputs_for(store, now)
     until = min(period.end, now)
     windows = inputs.planned.spans(period.start, period.end)
     runs = inputs.jobs.runs(period.start, until)

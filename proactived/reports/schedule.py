@@ -66,8 +66,9 @@ class ReportScheduler:
     """Keeps one APScheduler cron job per configured report and runs what is due."""
 
     def __init__(self, rt: Runtime, inputs: Inputs | None = None, sender: SmtpSender | None = None) -> None:
+        """``inputs``: None reads planned downtime, job runs and acknowledgements from the store."""
         self.rt = rt
-        self.inputs = inputs or Inputs()
+        self.inputs = inputs
         self.sender = sender
 
     def apply(self, config: Config) -> None:
