@@ -101,9 +101,8 @@ class TicketAction:
         problem["root_cause"] = _incident(problem["root_cause"]) if problem.get("root_cause") else None
         problem["symptoms"] = [_incident(s) for s in problem.get("symptoms", [])]
         problem["timeline"] = [(datetime.fromisoformat(at), text) for at, text in problem.get("timeline", [])]
-        return cls(
-            TicketKind(payload["kind"]), payload["reason"], ProblemView(**problem), TicketRoute(**payload["route"])
-        )
+        return cls(TicketKind(payload["kind"]), payload["reason"], ProblemView(**problem),
+                   TicketRoute(**payload["route"]))
 
 
 def _incident(data: dict[str, Any]) -> IncidentView:

@@ -37,12 +37,8 @@ def test_it_parses_lists_with_braces_and_commas_inside_quotes() -> None:
 
 @pytest.mark.parametrize(
     ("text", "message"),
-    [
-        ("severity", "expected name="),
-        ('a=~"("', "bad regular expression"),
-        ('a="x', "unbalanced quotes"),
-        ("1a=b", "expected name="),
-    ],
+    [("severity", "expected name="), ('a=~"("', "bad regular expression"), ('a="x', "unbalanced quotes"),
+     ("1a=b", "expected name=")],
 )
 def test_it_rejects_bad_matchers_clearly(text: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):

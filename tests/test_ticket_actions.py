@@ -12,32 +12,12 @@ from tests.conftest import T0
 
 def test_a_ticket_action_round_trips_through_json() -> None:
     root = IncidentView("i1", "SwitchDown", "firing", Severity.CRITICAL, "prom", {"switch": "sw1"}, {}, T0)
-    symptom = IncidentView(
-        "i2",
-        "HostDown",
-        "resolved",
-        Severity.HIGH,
-        "prom",
-        {"host": "h1"},
-        {"summary": "x"},
-        T0 + timedelta(seconds=5),
-        resolved_at=T0 + timedelta(minutes=1),
-    )
+    symptom = IncidentView("i2", "HostDown", "resolved", Severity.HIGH, "prom", {"host": "h1"}, {"summary": "x"},
+                           T0 + timedelta(seconds=5), resolved_at=T0 + timedelta(minutes=1))
     action = TicketAction(
-        TicketKind.OPEN,
-        "problem held for 1m",
-        ProblemView(
-            "p1",
-            "switches",
-            "switch=sw1",
-            "open",
-            Severity.CRITICAL,
-            T0,
-            root,
-            [symptom],
-            {"switch": "sw1"},
-            [(T0, "opened")],
-        ),
+        TicketKind.OPEN, "problem held for 1m",
+        ProblemView("p1", "switches", "switch=sw1", "open", Severity.CRITICAL, T0, root, [symptom],
+                    {"switch": "sw1"}, [(T0, "opened")]),
         TicketRoute("redmine", project="ops", priority="High"),
     )
     again = TicketAction.from_payload(json.loads(json.dumps(action.to_payload())))
