@@ -7,6 +7,7 @@ from collections.abc import Callable
 from proactived import housekeeping
 from proactived.http import core_api, status_api
 from proactived.maintenance import feature as maintenance
+from proactived.reports import schedule as reports
 from proactived.rules import stage as correlation
 from proactived.runtime import Runtime
 from proactived.sinks import stage as ticket_stage
@@ -18,6 +19,7 @@ FEATURES: list[Callable[[Runtime], None]] = [
     maintenance.install,
     correlation.install,
     ticket_stage.install,
+    reports.install,
 ]
 
 

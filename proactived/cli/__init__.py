@@ -12,10 +12,12 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from proactived import __version__
-from proactived.cli import check, db, explain, incidents, job, jobs, maintenance, rules_test, run, status
+from proactived.cli import check, db, explain, incidents, job, jobs, maintenance, report, rules_test, run, status
 from proactived.config.load import DEFAULT_CONFIG_PATH
 
-COMMANDS: list[ModuleType] = [run, check, incidents, db, status, rules_test, explain, job, jobs, maintenance]
+COMMANDS: list[ModuleType] = [
+    run, check, incidents, db, status, rules_test, explain, job, jobs, maintenance, report
+]
 EPILOG = """exit codes:
   0  success
   1  a check failed or the configuration is invalid

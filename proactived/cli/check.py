@@ -9,6 +9,7 @@ from typing import Any
 
 from proactived.cli.common import add_config_option, config_or_exit
 from proactived.errors import ConfigError
+from proactived.reports.schedule import check as reports_check
 from proactived.rules.load import load_for_config, rules_dir
 
 
@@ -29,6 +30,7 @@ def handle(args: argparse.Namespace) -> int:
         return 1
     try:
         rules = load_for_config(config, Path(args.config))
+        reports_check(config, Path(args.config))
     except ConfigError as exc:
         print("\n".join(exc.problems), file=sys.stderr)
         return 1

@@ -12,6 +12,7 @@ from proactived.config.secrets import Secret
 from proactived.jobs.config import JobsDir, UniqueJobs
 from proactived.maintenance.windows import MaintenanceConfig
 from proactived.model import Severity
+from proactived.reports.config import ReportConfig, ServiceConfig, SmtpConfig
 from proactived.sinks import SinkConfig
 
 
@@ -102,6 +103,12 @@ class Config(ConfigModel):
     maintenance: MaintenanceConfig = MaintenanceConfig()  # proactived.maintenance
     rules_dir: str = ""  # correlation rules (proactived/rules/load.py); default: rules.d beside this file
     """Folder of correlation rule files (`*.yaml`, loaded in name order); default: `rules.d` beside this file."""
+    services: tuple[ServiceConfig, ...] = ()  # availability reports (proactived.reports)
+    """Services whose availability reports compute, each with its down-matchers, SLA target and hours."""
+    reports: tuple[ReportConfig, ...] = ()
+    """Scheduled availability reports e-mailed by the daemon."""
+    smtp: SmtpConfig | None = None
+    """The mail server reports are sent through."""
 
     def store_url(self) -> str:
         """The SQLAlchemy URL of the store (default: SQLite file under ``state_dir``)."""

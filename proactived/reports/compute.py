@@ -1,0 +1,300 @@
+"""Pure availability arithmetic: incident spans, maintenance and job runs in; per-service SLA figures out.
+
+Definitions (the README repeats them for report readers):
+- *service time*: the period (up to ``now``) ∩ service hours, minus planned maintenance that applies to the service;
+- *downtime*: the union of the service's firing incidents, merged, clipped to the service time;
+- *availability* = 100 * (1 - downtime / service time); *error budget* = (1 - target) * service time;
+- *outage* (a problem, as the report counts them): one merged down span with counted downtime > 0;
+  *MTTR*: mean detection-to-recovery of recovered outages; *MTBF*: up service time / outages;
+  *MTTA*: mean time from outage start to the first acknowledgement of one of its incidents' tickets.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+
+from proactived.reports.config import ServiceConfig
+from proactived.reports.hours import service_intervals
+from proactived.reports.intervals import Interval, clip, intersect, normalise, subtract, total
+from proactived.reports.model import (
+    IncidentSpans,
+    JobResult,
+    JobRun,
+    MaintenanceSpan,
+    Outage,
+    Report,
+    ServiceResult,
+)
+from proactived.reports.periods import Period
+from proactived.reports.routing import ServiceIndex
+from proactived.rules.matchers import matches_all, parse_matchers
+
+NOISY = 5
+
+OPENING = frozenset({"opened", "reopened"})
+
+
+def down_intervals(events: Iterable[tuple[float, str]], started: float, now: float) -> list[Interval]:
+    """Firing intervals of one incident from its history ``(at, event)`` in order.
+
+    The first ``opened`` counts from the source's own start time when that is earlier (the monitoring
+    system saw the problem before we heard of it: a ``for:`` clause, a poll interval); a ``reopened``
+    counts from when we heard, as the history keeps no source time for it. A still-open interval runs
+    until ``now``.
+    """
+    spans: list[Interval] = []
+    down_since: float | None = None
+    for at, event in events:
+        if event in OPENING and down_since is None:
+            down_since = min(started, at) if event == "opened" else at
+        elif event == "resolved" and down_since is not None:
+            spans.append((down_since, max(at, down_since)))
+            down_since = None
+    if down_since is not None and now > down_since:
+        spans.append((down_since, now))
+    return spans
+
+
+def _ts(value: float) -> datetime:
+    return datetime.fromtimestamp(value, UTC)
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def _overlap(spans: list[Interval], ends: list[float], start: float, end: float) -> float:
+    """Seconds of ``[start, end)`` covered by normalised ``spans`` (``ends`` = their end times)."""
+    covered, i = 0.0, bisect_right(ends, start)
+    while i < len(spans) and spans[i][0] < end:
+        covered += min(end, spans[i][1]) - max(start, spans[i][0])
+        i += 1
+    return covered
+
+
+def hours_label(service: ServiceConfig) -> str:
+    h = service.hours
+    if h is None:
+        return "24/7"
+    names = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+    runs: list[list[int]] = []
+    for d in h.days:
+        if runs and d == runs[-1][-1] + 1:
+            runs[-1].append(d)
+        else:
+            runs.append([d])
+    days = ", ".join(names[r[0]] if len(r) == 1 else f"{names[r[0]]}\N{EN DASH}{names[r[-1]]}" for r in runs)
+    return f"{days} {h.start // 60:02d}:{h.start % 60:02d}\N{EN DASH}{h.end // 60:02d}:{h.end % 60:02d} {h.time_zone}"
+
+
+def _planned_for(
+    service: ServiceConfig, windows: Sequence[MaintenanceSpan], label_sets: Iterable[Mapping[str, str]]
+) -> list[Interval]:
+    """Windows that apply to the service: they match its declared labels or the labels of one of its alerts."""
+    shape = {m.name: m.value for m in service.matchers() if m.type.value == "=" and m.value}
+    candidates = [shape, *label_sets]
+    spans = []
+    for window in windows:
+        matchers = [m for text in window.matchers for m in parse_matchers(text)]
+        if any(matches_all(matchers, labels) for labels in candidates):
+            spans.append((window.start.timestamp(), window.end.timestamp()))
+    return normalise(spans)
+
+
+class _Collected:
+    """Per-service working set while incidents stream in."""
+
+    __slots__ = ("acked", "fires", "label_sets", "names", "spans")
+
+    def __init__(self) -> None:
+        self.spans: list[tuple[float, float, int]] = []  # (start, end, slot of the incident)
+        self.names: list[str] = []  # alert name per slot
+        self.acked: dict[int, float] = {}  # first acknowledgement per slot, when known
+        self.label_sets: dict[frozenset[tuple[str, str]], Mapping[str, str]] = {}
+        self.fires: Counter[str] = Counter()
+
+
+def _collect(
+    services: Sequence[ServiceConfig],
+    incidents: Iterable[IncidentSpans],
+    start: float,
+    end: float,
+    acks: Mapping[str, float],
+) -> tuple[list[_Collected], Counter[str]]:
+    """Assign each incident's in-period spans to the services it belongs to (streaming: one pass)."""
+    index = ServiceIndex(services)
+    collected = [_Collected() for _ in services]
+    everywhere: Counter[str] = Counter()
+    for inc in incidents:
+        spans = [(s, e) for s, e in inc.down if e > start and s < end]
+        if not spans:
+            continue
+        fires = sum(1 for s, _ in spans if s >= start)
+        everywhere[inc.name] += fires
+        for k in index.services_for(inc.labels, inc.severity):
+            c = collected[k]
+            slot = len(c.names)
+            c.names.append(inc.name)
+            if inc.incident_id in acks:
+                c.acked[slot] = acks[inc.incident_id]
+            c.spans.extend((s, e, slot) for s, e in spans)
+            c.fires[inc.name] += fires
+            key = frozenset(inc.labels.items())
+            if key not in c.label_sets:
+                c.label_sets[key] = inc.labels
+    return collected, everywhere
+
+
+def _outages(c: _Collected, countable: list[Interval], now: float) -> list[Outage]:
+    """Merge the service's spans into outages and measure what of each the SLA counts."""
+    ends = [e for _, e in countable]
+    outages: list[Outage] = []
+    group: list[tuple[float, float, int]] = []
+    reach = float("-inf")
+    for span in [*sorted(c.spans), None]:
+        if group and (span is None or span[0] > reach):
+            outage = _outage(c, group, reach, countable, ends, now)
+            if outage is not None:
+                outages.append(outage)
+            group, reach = [], float("-inf")
+        if span is not None:
+            group.append(span)
+            reach = max(reach, span[1])
+    return outages
+
+
+def _outage(
+    c: _Collected,
+    group: list[tuple[float, float, int]],
+    end: float,
+    countable: list[Interval],
+    ends: list[float],
+    now: float,
+) -> Outage | None:
+    start = group[0][0]
+    counted = _overlap(countable, ends, start, end)
+    if counted <= 0:
+        return None
+    slots = {group[0][2]} if len(group) == 1 else {slot for _, _, slot in group}
+    acked = [c.acked[s] for s in slots if c.acked.get(s, -1.0) >= start] if c.acked else []
+    return Outage(
+        incidents=len(slots),
+        start_ts=start,
+        end_ts=None if end >= now else end,
+        duration=end - start,
+        counted=counted,
+        alerts=_names(c, slots),
+        acknowledged_after=min(acked) - start if acked else None,
+    )
+
+
+_ONE_NAME: dict[str, tuple[str, ...]] = {}
+
+
+def _names(c: _Collected, slots: set[int]) -> tuple[str, ...]:
+    if len(slots) == 1:
+        name = c.names[next(iter(slots))]
+        return _ONE_NAME.setdefault(name, (name,))
+    return tuple(sorted({c.names[s] for s in slots}))
+
+
+def service_result(
+    service: ServiceConfig,
+    c: _Collected,
+    start: float,
+    end: float,
+    now: float,
+    windows: Sequence[MaintenanceSpan],
+) -> ServiceResult:
+    """The figures of one service from its collected incident spans."""
+    in_hours = service_intervals(service.hours, start, end)
+    planned = intersect(in_hours, clip(_planned_for(service, windows, c.label_sets.values()), start, end))
+    countable = subtract(in_hours, planned)
+    service_seconds = total(countable)
+    outages = _outages(c, countable, now)
+    downtime = sum(o.counted for o in outages)
+    allowed = (1 - service.target / 100) * service_seconds
+    availability = 100.0 * (1 - downtime / service_seconds) if service_seconds > 0 else None
+    recovered = [o.duration for o in outages if o.end is not None]
+    acked = [o.acknowledged_after for o in outages if o.acknowledged_after is not None]
+    return ServiceResult(
+        name=service.name,
+        description=service.description,
+        target=service.target,
+        hours=hours_label(service),
+        service_seconds=service_seconds,
+        downtime=downtime,
+        planned=total(planned),
+        availability=availability,
+        budget_allowed=allowed,
+        budget_remaining=allowed - downtime,
+        sla_met=None if availability is None else availability >= service.target,
+        incidents=sum(o.incidents for o in outages),
+        outages=tuple(outages),
+        mttr=_mean(recovered),
+        mtta=_mean(acked),
+        mtbf=(service_seconds - downtime) / len(outages) if outages else None,
+        longest=max(outages, key=lambda o: o.counted) if outages else None,
+        noisy=tuple(c.fires.most_common(NOISY)),
+    )
+
+
+def job_results(runs: Iterable[JobRun]) -> tuple[JobResult, ...]:
+    """Per job: runs, successes, failures (failed or overrun), lates, success rate, mean duration."""
+    by_job: dict[str, list[JobRun]] = {}
+    for run in runs:
+        by_job.setdefault(run.job, []).append(run)
+    results = []
+    for name in sorted(by_job):
+        items = by_job[name]
+        succeeded = sum(1 for r in items if r.status == "success")
+        failed = sum(1 for r in items if r.status in ("failed", "overrun"))
+        late = sum(1 for r in items if r.status == "late")
+        finished = succeeded + failed
+        durations = [(r.finished_at - r.started_at).total_seconds() for r in items if r.started_at and r.finished_at]
+        results.append(
+            JobResult(
+                name=name,
+                kind=items[0].kind,
+                runs=sum(1 for r in items if r.status != "late"),
+                succeeded=succeeded,
+                failed=failed,
+                late=late,
+                success_rate=100.0 * succeeded / finished if finished else None,
+                mean_duration=_mean(durations),
+            )
+        )
+    return tuple(results)
+
+
+def compute(
+    title: str,
+    period: Period,
+    now: datetime,
+    services: Sequence[ServiceConfig],
+    incidents: Iterable[IncidentSpans],
+    windows: Sequence[MaintenanceSpan] = (),
+    job_runs: Iterable[JobRun] = (),
+    acks: Mapping[str, float] | None = None,
+    notes: Sequence[str] = (),
+) -> Report:
+    """The whole report for ``period`` as known at ``now`` (a running period is cut at ``now``)."""
+    start = period.start.timestamp()
+    end = max(start, min(period.end.timestamp(), now.timestamp()))
+    collected, noisy = _collect(services, incidents, start, end, acks or {})
+    results = tuple(
+        service_result(s, c, start, end, now.timestamp(), windows) for s, c in zip(services, collected, strict=True)
+    )
+    return Report(
+        title=title,
+        period=period,
+        generated_at=now,
+        observed_until=_ts(end),
+        services=results,
+        jobs=job_results(job_runs),
+        noisy=tuple(noisy.most_common(10)),
+        notes=tuple(notes),
+    )
