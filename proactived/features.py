@@ -7,9 +7,12 @@ from collections.abc import Callable
 from proactived import housekeeping
 from proactived.http import core_api
 from proactived.runtime import Runtime
+from proactived.sources import poller, webhooks
 
 FEATURES: list[Callable[[Runtime], None]] = [
     core_api.install,
+    webhooks.install,
+    poller.install,
     housekeeping.install,
 ]
 

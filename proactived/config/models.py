@@ -10,6 +10,8 @@ from pydantic import Field, field_validator
 from proactived.config.base import ConfigModel, Duration
 from proactived.config.secrets import Secret
 from proactived.model import Severity
+from proactived.sources import SourceList
+from proactived.sources.webhooks import WebhooksConfig
 
 
 class ServerConfig(ConfigModel):
@@ -77,6 +79,8 @@ class Config(ConfigModel):
     log: LogConfig = LogConfig()
     severity_map: dict[str, Severity] = Field(default_factory=dict)
     sinks: dict[str, Any] = Field(default_factory=dict)  # typed by proactived.sinks (ticket sinks issue)
+    sources: SourceList = Field(default_factory=list)  # polled sources: proactived.sources
+    webhooks: WebhooksConfig = WebhooksConfig()  # push endpoints: proactived.sources.webhooks
 
     def store_url(self) -> str:
         """The SQLAlchemy URL of the store (default: SQLite file under ``state_dir``)."""
