@@ -200,7 +200,9 @@ TRIGGERS = {
 
 
 def test_it_reads_a_zabbix_problem_with_host_severity_and_tags() -> None:
-    (alert,) = zabbix.normalise(zabbix_result("problem.get_active.json"), TRIGGERS, "zbx", T0, frontend="http://z").alerts
+    (alert,) = zabbix.normalise(
+        zabbix_result("problem.get_active.json"), TRIGGERS, "zbx", T0, frontend="http://z"
+    ).alerts
     assert alert.fingerprint == "zbx:23133:1"
     assert alert.labels == {
         "alertname": "High CPU load on web01",

@@ -17,8 +17,9 @@ from proactived.model import Alert, Severity
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
 RESERVED_NAMES = frozenset({"proactived", "push"})
-# One retry inside a poll rides out a blip; longer outages are the poll interval's business.
-POLL_RETRY = RetryPolicy(attempts=2, backoff=0.5, max_backoff=2.0)
+# No retry inside a poll: a failed poll changes nothing and the next one comes an interval later, so a
+# retry would only hold the source's thread; ``unreachable_after`` already absorbs a blip.
+POLL_RETRY = RetryPolicy(attempts=1)
 
 
 def check_name(value: str) -> str:
