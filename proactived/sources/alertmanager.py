@@ -64,6 +64,7 @@ def am_alert(
     else:
         shown = labels
     word = shown.get("severity", "")
+    ends_at = parse_time(item.get("endsAt"), f"{where}.endsAt")  # validated always, kept only once resolved
     return Alert(
         source=source,
         source_kind=kind,
@@ -74,7 +75,7 @@ def am_alert(
         source_severity=word,
         status=status,
         starts_at=parse_time(item.get("startsAt"), f"{where}.startsAt") or now,
-        ends_at=parse_time(item.get("endsAt"), f"{where}.endsAt") if status is Status.RESOLVED else None,
+        ends_at=ends_at if status is Status.RESOLVED else None,
         generator_url=_str(item.get("generatorURL")),
         suppressed=suppressed,
         raw=item,
