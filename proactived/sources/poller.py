@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 SELF = "proactived"
 UNREACHABLE = "SourceUnreachable"
+_AUTH_HINTS = ("http 401", "http 403", "not authori", "password", "re-login", "session terminated")
 
 
 @dataclass(frozen=True)
@@ -69,12 +70,14 @@ def error_kind(exc: BaseException) -> str:
     if isinstance(exc, InputError):
         return "payload"
     if isinstance(exc, TransportError):
-        text = str(exc)
+        text = str(exc).lower()
         if "timed out" in text:
             return "timeout"
-        if "HTTP 401" in text or "HTTP 403" in text or "authori" in text.lower():
+        if any(hint in text for hint in _AUTH_HINTS):
             return "auth"
-        return "http" if "HTTP " in text else "connection"
+        if "http " in text:
+            return "http"
+        return "api" if exc.permanent else "connection"
     return "internal"
 
 
