@@ -228,3 +228,17 @@ def test_a_slow_source_blocks_neither_other_sources_nor_webhooks(tmp_path: Path)
             assert 'proactived_source_up{source="fast"} 1.0' in text
             assert 'proactived_source_alerts_seen{source="fast"} 1.0' in text
             assert {i.labels["instance"] for i in current(d.rt) if i.status is Status.FIRING} == {"host-f"}
+
+
+def test_a_reload_replaces_only_the_sources_whose_config_changed(rt: Runtime, fake: FakeMonitoring) -> None:
+    def jobs() -> dict[str, float]:
+        return {job.id: job.trigger.interval.total_seconds() for job in rt.scheduler.get_jobs()}
+
+    assert jobs()["source:am"] == 30
+    base = rt.config.model_dump(mode="python", exclude={"sources"})
+    grafana = {"name": "graf", "type": "grafana", "url": fake.url, "interval": "1m"}
+    changed = {"name": "am", "type": "alertmanager", "url": fake.url, "interval": "10s"}
+    rt.apply_config(type(rt.config).model_validate({**base, "sources": [changed, grafana]}))
+    assert {k: v for k, v in jobs().items() if k.startswith("source:")} == {"source:am": 10, "source:graf": 60}
+    rt.apply_config(type(rt.config).model_validate({**base, "sources": []}))
+    assert not [k for k in jobs() if k.startswith("source:")]
