@@ -11,10 +11,13 @@ from proactived.reports import schedule as reports
 from proactived.rules import stage as correlation
 from proactived.runtime import Runtime
 from proactived.sinks import stage as ticket_stage
+from proactived.sources import poller, webhooks
 
 FEATURES: list[Callable[[Runtime], None]] = [
     core_api.install,
     status_api.install,
+    webhooks.install,
+    poller.install,
     housekeeping.install,
     maintenance.install,
     correlation.install,

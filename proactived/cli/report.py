@@ -19,7 +19,12 @@ from proactived.store import Store
 
 
 def add_parser(sub: Any) -> None:
-    parser: argparse.ArgumentParser = sub.add_parser("report", help="availability report from the incident history")
+    parser: argparse.ArgumentParser = sub.add_parser(
+        "report",
+        help="availability report from the incident history",
+        description="Compute per-service availability against SLA targets, downtime, incidents, MTTA/MTTR and job "
+        "success for a period; print or write it as HTML, text, CSV or JSON, or e-mail it (--send).",
+    )
     add_config_option(parser)
     parser.add_argument("--period", help="last-month (default), last-week, yesterday, this-month, 2026-10, 2026-W44")
     parser.add_argument("--from", dest="start", help="start (date or date-time, in the report's time zone)")
@@ -27,7 +32,9 @@ def add_parser(sub: Any) -> None:
     parser.add_argument("--report", help="use a configured report's services, time zone, templates and recipients")
     parser.add_argument("--service", action="append", default=[], help="only this service (repeatable)")
     parser.add_argument("--time-zone", help="time zone of the period (default: the report's, else UTC)")
-    parser.add_argument("--format", choices=["html", "text", "csv", "json"], default="text")
+    parser.add_argument(
+        "--format", choices=["html", "text", "csv", "json"], default="text", help="output format (default text)"
+    )
     parser.add_argument("--output", "-o", help="write to this file instead of standard output")
     parser.add_argument("--send", action="store_true", help="e-mail it to the report's recipients (needs --report)")
     parser.add_argument("--force", action="store_true", help="with --send: send even if this period was sent")

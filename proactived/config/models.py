@@ -14,6 +14,8 @@ from proactived.maintenance.windows import MaintenanceConfig
 from proactived.model import Severity
 from proactived.reports.config import ReportConfig, ServiceConfig, SmtpConfig
 from proactived.sinks import SinkConfig
+from proactived.sources import SourceList
+from proactived.sources.webhooks import WebhooksConfig
 
 
 class ServerConfig(ConfigModel):
@@ -95,6 +97,10 @@ class Config(ConfigModel):
     log: LogConfig = LogConfig()
     severity_map: dict[str, Severity] = Field(default_factory=dict)
     """Extra source-word to severity mappings on top of the built-in table, e.g. ``{sev1: critical}``."""
+    sources: SourceList = Field(default_factory=list)  # polled sources: proactived.sources
+    """Monitoring systems polled for alerts (Prometheus, Alertmanager, Grafana, Zabbix)."""
+    webhooks: WebhooksConfig = WebhooksConfig()  # push endpoints: proactived.sources.webhooks
+    """Webhook endpoints Alertmanager and Grafana push to, with their credentials."""
     sinks: dict[str, SinkConfig] = Field(default_factory=dict)  # name -> desk (proactived/sinks/)
     """Service desks by name: where ticket actions go (see the Tickets section of the README)."""
     jobs: UniqueJobs = Field(default_factory=list)  # proactived.jobs

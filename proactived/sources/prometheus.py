@@ -1,0 +1,107 @@
+"""Polls Prometheus ``GET /api/v1/alerts`` and normalises its firing (optionally pending) alerts.
+
+Prometheus gives alerts no id, so the fingerprint is the hash of the source name and the label set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any, Literal
+
+from proactived.errors import InputError
+from proactived.model import Alert, Severity, Status, fingerprint_of, normalise_severity
+from proactived.sources.base import Collected, HttpPollConfig, json_body
+from proactived.sources.push import MAX_ANNOTATION, MAX_LABELS, MAX_VALUE, parse_time, string_map
+
+KIND = "prometheus"
+
+
+class PrometheusConfig(HttpPollConfig):
+    """``type: prometheus``; ``url`` is the server's base URL (``/api/v1/alerts`` is appended)."""
+
+    type: Literal["prometheus"]
+    """`prometheus`."""
+    include_pending: bool = False
+    """Also take pending alerts (still inside their `for:` time)."""
+
+
+def normalise(
+    payload: Any,
+    source: str,
+    now: datetime,
+    *,
+    include_pending: bool = False,
+    severity_table: Mapping[str, Severity] | None = None,
+    base_url: str = "",
+) -> list[Alert]:
+    """A ``/api/v1/alerts`` response → alerts that are firing (and pending ones when asked)."""
+    if not isinstance(payload, dict):
+        raise InputError("body", "expected a JSON object")
+    if payload.get("status") != "success":
+        raise InputError("status", f"Prometheus answered {payload.get('status')!r}: {payload.get('error', '')}")
+    items = (payload.get("data") or {}).get("alerts")
+    if not isinstance(items, list):
+        raise InputError("data.alerts", "expected a list")
+    wanted = {"firing", "pending"} if include_pending else {"firing"}
+    alerts = []
+    for i, item in enumerate(items):
+        where = f"data.alerts[{i}]"
+        if not isinstance(item, dict):
+            raise InputError(where, "expected an object")
+        if item.get("state") in wanted:
+            alerts.append(_alert(item, where, source, now, severity_table, base_url))
+    return alerts
+
+
+def _alert(
+    item: dict[str, Any],
+    where: str,
+    source: str,
+    now: datetime,
+    severity_table: Mapping[str, Severity] | None,
+    base_url: str,
+) -> Alert:
+    labels = string_map(item.get("labels"), f"{where}.labels", max_items=MAX_LABELS, max_value=MAX_VALUE, required=True)
+    annotations = string_map(
+        item.get("annotations"), f"{where}.annotations", max_items=MAX_LABELS, max_value=MAX_ANNOTATION, required=False
+    )
+    word = labels.get("severity", "")
+    return Alert(
+        source=source,
+        source_kind=KIND,
+        fingerprint=fingerprint_of(source, labels),
+        labels=labels,
+        annotations=annotations,
+        severity=normalise_severity(word, severity_table),
+        source_severity=word,
+        status=Status.FIRING,
+        starts_at=parse_time(item.get("activeAt"), f"{where}.activeAt") or now,
+        generator_url=f"{base_url}/alerts" if base_url else "",
+        raw=item,
+    )
+
+
+class PrometheusSource:
+    """Fetches ``/api/v1/alerts`` through the shared HTTP client."""
+
+    def __init__(self, config: PrometheusConfig, now: Callable[[], datetime]) -> None:
+        self.config = config
+        self.now = now
+        self.client = config.client()
+
+    def collect(self, severity_table: Mapping[str, Severity]) -> Collected:
+        response = self.client.request("GET", self.config.url + "/api/v1/alerts")
+        return Collected(
+            normalise(
+                json_body(response, "body"),
+                self.config.name,
+                self.now(),
+                include_pending=self.config.include_pending,
+                severity_table=severity_table,
+                base_url=self.config.url,
+            )
+        )
+
+    def close(self) -> None:
+        self.client.close()
