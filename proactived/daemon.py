@@ -115,14 +115,18 @@ class Daemon:
         telemetry.config_reloaded(True)
         return True
 
+    def _close_channels(self) -> None:
+        for channel in list(self.server._map.values()):  # type: ignore[union-attr]
+            channel.close()
+
     def shutdown(self) -> None:
         """Stop taking requests, let in-flight batches finish, stop stages and scheduler, close the store."""
         self.notifier.stopping()
         telemetry.event("daemon_stopping")
         self.server.accepting = False  # type: ignore[union-attr]
         self.server.task_dispatcher.shutdown(cancel_pending=False, timeout=int(SHUTDOWN_GRACE))
-        for channel in list(self.server._map.values()):  # type: ignore[union-attr]
-            channel.close()
+        # Close the sockets from inside the server's own loop thread: closing them from here races its select().
+        self.server.trigger.pull_trigger(self._close_channels)  # type: ignore[union-attr]
         self._http_thread.join(SHUTDOWN_GRACE)
         self.rt.scheduler.shutdown(wait=True)
         self.rt.dispatcher.stop(SHUTDOWN_GRACE)
