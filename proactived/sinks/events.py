@@ -42,6 +42,12 @@ def ticket_action(sink: str, kind: str, result: str, problem: str, ticket: str =
     telemetry.event("ticket_" + result, level, sink=sink, kind=kind, problem=problem, ticket=ticket, **fields)
 
 
+def field_dropped(sink: str, field: str, value: str, reason: str) -> None:
+    """A ticket was created without one of its fields (unknown priority or assignee): better than no ticket."""
+    SINK_PROBLEMS.labels(sink).inc()
+    telemetry.event("ticket_field_dropped", logging.WARNING, sink=sink, field=field, value=value, reason=reason)
+
+
 def search_filter_ignored(sink: str, field: int, hint: str) -> None:
     SINK_PROBLEMS.labels(sink).inc()
     telemetry.event("desk_search_filter_ignored", logging.ERROR, sink=sink, field=field, hint=hint)

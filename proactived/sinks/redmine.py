@@ -102,10 +102,19 @@ class RedmineSink:
         }
         if self.config.tracker:
             issue["tracker_id"] = _named(ids["trackers"], self.config.tracker, "tracker")
+        # An unknown priority or assignee must not cost the ticket: create it without that field and say so.
         if ticket.priority:
-            issue["priority_id"] = _named(ids["priorities"], ticket.priority, "priority")
+            priority = _find(ids["priorities"], ticket.priority)
+            if priority is None:
+                events.field_dropped(self.name, "priority", ticket.priority, f"known: {', '.join(ids['priorities'])}")
+            else:
+                issue["priority_id"] = priority
         if ticket.assignee:
-            issue["assigned_to_id"] = self._assignee(issue["project_id"], ticket.assignee)
+            assignee = self._assignee(issue["project_id"], ticket.assignee)
+            if assignee is None:
+                events.field_dropped(self.name, "assignee", ticket.assignee, "not a member of the project")
+            else:
+                issue["assigned_to_id"] = assignee
         body = self._call("POST", "/issues.json", json={"issue": issue}).json()
         issue_id = str(body["issue"]["id"])
         return TicketRef(issue_id, f"{self.base}/issues/{issue_id}")
@@ -191,15 +200,15 @@ class RedmineSink:
         issue: dict[str, Any] = self._call("GET", f"/issues/{ref.id}.json", params=params).json()["issue"]
         return issue
 
-    def _assignee(self, project: str, who: str) -> int:
+    def _assignee(self, project: str, who: str) -> int | None:
         if who.isdigit():
             return int(who)
         members = self._call("GET", f"/projects/{project}/memberships.json", params={"limit": 100}).json()
         for member in members["memberships"]:
             principal = member.get("user") or member.get("group") or {}
-            if principal.get("name") == who:
+            if str(principal.get("name", "")).casefold() == who.casefold():
                 return int(principal["id"])
-        raise TransportError(f"Redmine project {project!r} has no member named {who!r}", permanent=True)
+        return None
 
     def _lookups(self) -> dict[str, dict[str, int]]:
         with self._lock:
@@ -220,11 +229,18 @@ class RedmineSink:
             return self.http.request(method, self.base + path, **kwargs)
 
 
+def _find(table: dict[str, int], name: str) -> int | None:
+    """Case-insensitive lookup of a desk's named value (rules say ``urgent``, Redmine says ``Urgent``)."""
+    folded = name.casefold()
+    return next((value for key, value in table.items() if key.casefold() == folded), None)
+
+
 def _named(table: dict[str, int], name: str, kind: str) -> int:
-    if name not in table:
+    found = _find(table, name)
+    if found is None:
         known = ", ".join(sorted(table))
         raise TransportError(f"Redmine has no {kind} named {name!r} (known: {known})", permanent=True)
-    return table[name]
+    return found
 
 
 def _cf(issue: dict[str, Any], field: int) -> Any:
