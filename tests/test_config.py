@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -100,7 +101,18 @@ def test_a_missing_secret_file_is_an_error_naming_the_file(tmp_path: Path) -> No
         load_config(path)
 
 
-def test_no_secret_reaches_a_log_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.fixture
+def own_logging() -> Iterator[None]:
+    """setup_logging replaces the root handlers; put pytest's back so later tests keep a live stream."""
+    root, ours = logging.getLogger(), logging.getLogger("proactived")
+    handlers, root_level, our_level = root.handlers[:], root.level, ours.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(root_level)
+    ours.setLevel(our_level)
+
+
+def test_no_secret_reaches_a_log_line(tmp_path: Path, capsys: pytest.CaptureFixture[str], own_logging: None) -> None:
     config = load_config(write(tmp_path, "server:\n  auth_token: s3cret-value-that-must-not-leak\n"))
     telemetry.setup_logging("debug", "logfmt")
     telemetry.event("test_event", config=repr(config), url="http://u:s3cret-value-that-must-not-leak@h/")
