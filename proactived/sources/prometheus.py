@@ -52,7 +52,7 @@ def normalise(
         where = f"data.alerts[{i}]"
         if not isinstance(item, dict):
             raise InputError(where, "expected an object")
-        if item.get("state") in wanted:
+        if str(item.get("state")) in wanted:
             alerts.append(_alert(item, where, source, now, severity_table, base_url))
     return alerts
 
