@@ -44,7 +44,9 @@ class Daemon:
         self.notifier = notifier or Notifier.from_environ()
         self.heartbeat = Heartbeat(self.notifier, self.healthy)
         cfg = rt.config.server
-        app = WsgiApp(rt.router, lambda: rt.config.server.max_body_bytes, rt.authorised)
+        app = WsgiApp(
+            rt.router, lambda: rt.config.server.max_body_bytes, rt.authorised, lambda: rt.config.server.protect_reads
+        )
         self.server = create_server(
             app,
             host=cfg.host,

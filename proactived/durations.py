@@ -22,7 +22,15 @@ def parse_duration(text: str) -> timedelta:
         pos = match.end()
     if pos != len(cleaned) or not cleaned:
         raise ValueError(f"invalid duration {text!r}: use a number and a unit, e.g. 30s, 5m, 2h, 1d")
-    return timedelta(seconds=total)
+    return from_seconds(total, text)
+
+
+def from_seconds(total: float, text: object) -> timedelta:
+    """``timedelta(seconds=total)``, or ValueError when it cannot be one (inf, nan, beyond 999999999 days)."""
+    try:
+        return timedelta(seconds=total)
+    except (OverflowError, ValueError):  # inf, nan or more than 999999999 days
+        raise ValueError(f"duration {text!r} is out of range") from None
 
 
 def format_duration(delta: timedelta) -> str:

@@ -8,14 +8,14 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer, model_validator
 
 from proactived.config.secrets import Secret, read_secret_file
-from proactived.durations import format_duration, parse_duration
+from proactived.durations import format_duration, from_seconds, parse_duration
 
 
 def _to_duration(value: Any) -> timedelta:
     if isinstance(value, timedelta):
         return value
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return timedelta(seconds=value)
+        return from_seconds(value, value)
     if isinstance(value, str):
         return parse_duration(value)
     raise ValueError("expected a duration such as 30s, 5m, 2h or 1d")

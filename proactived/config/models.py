@@ -31,6 +31,8 @@ class ServerConfig(ConfigModel):
     """More alerts in one push are answered 400."""
     auth_token: Secret | None = None
     """Bearer token required on write endpoints; without it they are open (a warning is logged at start)."""
+    protect_reads: bool = False
+    """Require the bearer token on read endpoints too (``/metrics``, ``/healthz``, ``/readyz``, ``/api/v1/status``)."""
 
     @field_validator("listen")
     @classmethod

@@ -71,6 +71,10 @@ def parse_yaml(text: str, path: str) -> YamlDocument:
         mark = exc.problem_mark
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else path
         raise YamlSyntaxError(f"{where}: {exc.problem}") from None
+    except yaml.reader.ReaderError as exc:  # a control character: not a MarkedYAMLError, has only an offset
+        line = text.count("\n", 0, exc.position) + 1
+        col = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        raise YamlSyntaxError(f"{path}:{line}:{col}: character #x{exc.character:04x} is not allowed") from None
     marks: dict[PathKey, Location] = {}
     if node is None:
         return YamlDocument(path, {}, marks)

@@ -129,10 +129,17 @@ def bearer_matches(request: Request, token: str) -> bool:
 class WsgiApp:
     """The WSGI callable; catches everything at the boundary so one bad request never hurts another."""
 
-    def __init__(self, router: Router, max_body: Callable[[], int], auth: Callable[[Request], bool]) -> None:
+    def __init__(
+        self,
+        router: Router,
+        max_body: Callable[[], int],
+        auth: Callable[[Request], bool],
+        protect_reads: Callable[[], bool] = lambda: False,
+    ) -> None:
         self.router = router
         self.max_body = max_body
         self.auth = auth
+        self.protect_reads = protect_reads  # GET routes without auth=True need the token too when true
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         request = Request(
@@ -153,7 +160,8 @@ class WsgiApp:
         return [response.body]
 
     def _dispatch(self, route: Route, request: Request) -> Response:
-        if route.auth and not self.auth(request):
+        needs_auth = route.auth or (route.method == "GET" and self.protect_reads())
+        if needs_auth and not self.auth(request):
             response = error(401, "missing or wrong bearer token")
             response.headers["WWW-Authenticate"] = 'Bearer realm="proactived"'
             return response

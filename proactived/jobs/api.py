@@ -90,6 +90,8 @@ def parse_checkin(request: Request, max_log: int) -> tuple[str | None, Finish]:
             exit_status = int(raw_status)
         except (TypeError, ValueError):
             raise InputError("exit_status", "expected an integer") from None
+        if not -(2**31) <= exit_status < 2**31:  # the column is a 32-bit integer
+            raise InputError("exit_status", "expected an integer between -2147483648 and 2147483647")
     return run_id, Finish(exit_status, tail(log, max_log), run_id)
 
 

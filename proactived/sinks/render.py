@@ -28,6 +28,16 @@ LINK_ANNOTATIONS = (
     ("panel", ("__panelUrl__", "panel_url")),
 )
 
+# C0/C1 control characters except tab and newline (CR goes: CRLF becomes LF), and bidirectional overrides:
+# never useful in a ticket, and a NUL makes some desks' databases refuse the whole issue.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_TEXTILE_BLOCK = re.compile(r"(?m)^([ \t]*(?:h[1-6]|bq|bc|p|pre|notextile|fn\d+|table))(?=[.(<>=])")
+
+
+def clean(text: str) -> str:
+    """``text`` without control characters (tab and newline kept)."""
+    return _CONTROL.sub("", text)
+
 
 class Dialect:
     """How one desk writes headings, links and tables, and how it escapes plain text."""
@@ -36,16 +46,20 @@ class Dialect:
     _special = ""
 
     def escape(self, text: str) -> str:
-        return "".join("\\" + c if c in self._special else c for c in text)
+        return "".join("\\" + c if c in self._special else c for c in clean(text))
+
+    def inline(self, text: str) -> str:
+        """Escaped and on one line: a label value with line breaks cannot start a heading or end the markup."""
+        return self.escape(" ".join(text.split()))
 
     def heading(self, text: str) -> Markup:
-        return Markup(f"{self.escape(text)}\n")
+        return Markup(f"{self.inline(text)}\n")
 
     def link(self, text: str, url: str) -> Markup:
-        return Markup(f"{self.escape(text)} <{url}>")
+        return Markup(f"{self.inline(text)} <{url}>")
 
     def bold(self, text: str) -> Markup:
-        return Markup(self.escape(text))
+        return Markup(self.inline(text))
 
     def bullet(self, text: str) -> Markup:
         return Markup("- " + _text(self, text))
@@ -62,16 +76,17 @@ class Textile(Dialect):
     _entities = {c: f"&#{ord(c)};" for c in "&<>|*_[]!@\"#"}  # what starts markup inside a line
 
     def escape(self, text: str) -> str:
-        return "".join(self._entities.get(c, c) for c in text)
+        text = "".join(self._entities.get(c, c) for c in clean(text))
+        return _TEXTILE_BLOCK.sub(r"\1&#8203;", text)  # a line starting "h1." etc. stays text, not a block
 
     def heading(self, text: str) -> Markup:
-        return Markup(f"h3. {self.escape(text)}\n")
+        return Markup(f"h3. {self.inline(text)}\n")
 
     def link(self, text: str, url: str) -> Markup:
-        return Markup(f'"{self.escape(text)}":{_url(url)}')
+        return Markup(f'"{self.inline(text)}":{_url(url)}')
 
     def bold(self, text: str) -> Markup:
-        return Markup(f"*{self.escape(text)}*")
+        return Markup(f"*{self.inline(text)}*")
 
     def bullet(self, text: str) -> Markup:
         return Markup("* " + _text(self, text))
@@ -89,13 +104,13 @@ class Markdown(Dialect):
     _special = "\\`*_[]|<>#"
 
     def heading(self, text: str) -> Markup:
-        return Markup(f"### {self.escape(text)}\n")
+        return Markup(f"### {self.inline(text)}\n")
 
     def link(self, text: str, url: str) -> Markup:
-        return Markup(f"[{self.escape(text)}]({_url(url)})")
+        return Markup(f"[{self.inline(text)}]({_url(url)})")
 
     def bold(self, text: str) -> Markup:
-        return Markup(f"**{self.escape(text)}**")
+        return Markup(f"**{self.inline(text)}**")
 
     def table(self, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Markup:
         lines = ["| " + " | ".join(self.escape(h) for h in header) + " |", "|" + "---|" * len(header)]
@@ -110,13 +125,13 @@ class JiraWiki(Dialect):
     _special = "\\*_{}[]|!#^~+-?"
 
     def heading(self, text: str) -> Markup:
-        return Markup(f"h3. {self.escape(text)}\n")
+        return Markup(f"h3. {self.inline(text)}\n")
 
     def link(self, text: str, url: str) -> Markup:
-        return Markup(f"[{self.escape(text)}|{_url(url)}]")
+        return Markup(f"[{self.inline(text)}|{_url(url)}]")
 
     def bold(self, text: str) -> Markup:
-        return Markup(f"*{self.escape(text)}*")
+        return Markup(f"*{self.inline(text)}*")
 
     def bullet(self, text: str) -> Markup:
         return Markup("* " + _text(self, text))
@@ -182,6 +197,7 @@ def _environment(dialect_name: str, plain: bool) -> SandboxedEnvironment:
     )
     env.filters["ts"] = format_time
     env.filters["labels"] = _labels
+    env.filters["line"] = lambda v: " ".join(str(v).split())  # one line: a value cannot start a block
     return env
 
 
@@ -209,7 +225,7 @@ def render_ticket(
     context = _context(dialect, action, previous_url=previous_url)
     title_tpl = action.route.title_template or title_source or default_template("title.j2")
     body_tpl = action.route.body_template or body_source or default_template("body.j2")
-    title = " ".join(_template(dialect, title_tpl, plain=True).render(context).split())
+    title = " ".join(clean(_template(dialect, title_tpl, plain=True).render(context)).split())
     body = _template(dialect, body_tpl, plain=False).render(context).strip() + "\n"
     return Rendered(title or action.problem.rule or action.problem.problem_id, body)
 

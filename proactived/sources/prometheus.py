@@ -40,7 +40,10 @@ def normalise(
         raise InputError("body", "expected a JSON object")
     if payload.get("status") != "success":
         raise InputError("status", f"Prometheus answered {payload.get('status')!r}: {payload.get('error', '')}")
-    items = (payload.get("data") or {}).get("alerts")
+    data = payload.get("data") or {}
+    if not isinstance(data, dict):
+        raise InputError("data", "expected an object")
+    items = data.get("alerts")
     if not isinstance(items, list):
         raise InputError("data.alerts", "expected a list")
     wanted = {"firing", "pending"} if include_pending else {"firing"}
@@ -49,7 +52,7 @@ def normalise(
         where = f"data.alerts[{i}]"
         if not isinstance(item, dict):
             raise InputError(where, "expected an object")
-        if item.get("state") in wanted:
+        if str(item.get("state")) in wanted:
             alerts.append(_alert(item, where, source, now, severity_table, base_url))
     return alerts
 

@@ -90,7 +90,7 @@ def normalise(
     for i, problem in enumerate(problems):
         try:
             alert = _alert(problem, triggers, source, now, severity_table, frontend)
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError, OSError) as exc:  # OSError: clock
             raise InputError(f"problems[{i}]", f"unexpected problem shape: {exc!r}") from None
         if alert.suppressed and alert.status is Status.FIRING and not include_suppressed:
             keep.add(alert.fingerprint)

@@ -18,6 +18,9 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from proactived.errors import StoreError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# How long a write waits for the database lock (SQLite busy timeout) and for this process's other writers.
+# Bounded so that a store held by someone else turns into a prompt 503 instead of a request queued for minutes.
+LOCK_WAIT_SECONDS = 5
 
 
 class Store:
@@ -29,7 +32,7 @@ class Store:
         kwargs: dict[str, Any] = {"pool_pre_ping": True}
         if self.dialect == "sqlite":
             _prepare_sqlite_file(parsed.database)
-            kwargs = {"connect_args": {"check_same_thread": False, "timeout": 30}}
+            kwargs = {"connect_args": {"check_same_thread": False, "timeout": LOCK_WAIT_SECONDS}}
         self.engine: Engine = create_engine(url, **kwargs)
         if self.dialect == "sqlite":
             _sqlite_pragmas(self.engine, sqlite_synchronous)
@@ -47,14 +50,17 @@ class Store:
         Writes are serialised within the process (SQLite allows one writer; on PostgreSQL it keeps
         one process's batches in order). Database failures surface as StoreError.
         """
-        with self._write_lock:
-            try:
-                with self.engine.begin() as conn:
-                    yield conn
-            except DBAPIError as exc:
-                raise StoreError(f"store write failed: {type(exc.orig).__name__}: {exc.orig}") from exc
-            except SQLAlchemyError as exc:
-                raise StoreError(f"store write failed: {exc}") from exc
+        if not self._write_lock.acquire(timeout=LOCK_WAIT_SECONDS):
+            raise StoreError(f"store write failed: other writes have held the store for over {LOCK_WAIT_SECONDS}s")
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except DBAPIError as exc:
+            raise StoreError(f"store write failed: {type(exc.orig).__name__}: {exc.orig}") from exc
+        except SQLAlchemyError as exc:
+            raise StoreError(f"store write failed: {exc}") from exc
+        finally:
+            self._write_lock.release()
         for listener in self._listeners:
             listener()
 
@@ -106,5 +112,5 @@ def _sqlite_pragmas(engine: Engine, synchronous: str) -> None:
         cursor = dbapi_conn.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA synchronous={synchronous}")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={LOCK_WAIT_SECONDS * 1000}")
         cursor.close()
