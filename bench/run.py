@@ -298,7 +298,8 @@ def time_to_ticket(work: Path, problems: int, gap_s: float) -> list[float]:
     sink = f"sinks:\n  desk:\n    type: webhook\n    url: http://127.0.0.1:{desk.server_address[1]}/hook\n"
     (work / "daemon" / "rules.d").mkdir(parents=True, exist_ok=True)
     (work / "daemon" / "rules.d" / "bench.yaml").write_text(
-        "rules:\n  - name: each\n    match: ['job=\"ttk\"']\n    group_by: [instance]\n    hold_for: 0s\n    window: 0s\n"
+        "rules:\n  - name: each\n    match: ['job=\"ttk\"']\n    group_by: [instance]\n"
+        "    hold_for: 0s\n    window: 0s\n"
         "    ticket: {sink: desk, title: '{{ labels.instance }} down'}\n"
     )
     sent: dict[str, float] = {}
@@ -355,7 +356,7 @@ def time_to_ticket(work: Path, problems: int, gap_s: float) -> list[float]:
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def poll_cost(work: Path, alerts: int) -> tuple[float, float, float, float]:
@@ -431,7 +432,11 @@ def main() -> None:
     total, distinct, problems, polled, changes = (
         (20_000, 2_000, 100, 2_000, 100_000) if args.quick else (100_000, 10_000, 1_000, 10_000, 1_000_000)
     )
-    wanted = set(args.only.split(",")) if args.only else {"ingest", "ingest100k", "ticket", "poll", "storm", "report", "floor"}
+    wanted = (
+        set(args.only.split(","))
+        if args.only
+        else {"ingest", "ingest100k", "ticket", "poll", "storm", "report", "floor"}
+    )
     started = datetime.now(UTC)
     figures = {
         "ours": Figure("ingest, proactived (10k distinct)", "alerts/s"),
@@ -467,18 +472,31 @@ def main() -> None:
             work = Path(tmp)
             if "ingest" in wanted:
                 ours, ours_rss, am, am_rss = ingest_pair(work / "i10", bodies, 300)
-                for key, value in (("ours", ours), ("am", am), ("ratio", ours / am), ("ours_rss", ours_rss),
-                                   ("am_rss", am_rss), ("rss_ratio", ours_rss / am_rss)):
+                for key, value in (
+                    ("ours", ours),
+                    ("am", am),
+                    ("ratio", ours / am),
+                    ("ours_rss", ours_rss),
+                    ("am_rss", am_rss),
+                    ("rss_ratio", ours_rss / am_rss),
+                ):
                     figures[key].values.append(value)
                 print(f"  ingest 10k: {ours:,.0f} vs AM {am:,.0f} alerts/s; RSS {ours_rss:.0f} vs {am_rss:.0f} MiB")
             if "ingest100k" in wanted:
                 ours, ours_rss, am, am_rss = ingest_pair(work / "i100", bodies_all, 300)
-                for key, value in (("ours_100k", ours), ("am_100k", am), ("ratio_100k", ours / am),
-                                   ("ours_rss_100k", ours_rss), ("am_rss_100k", am_rss),
-                                   ("rss_ratio_100k", ours_rss / am_rss)):
+                for key, value in (
+                    ("ours_100k", ours),
+                    ("am_100k", am),
+                    ("ratio_100k", ours / am),
+                    ("ours_rss_100k", ours_rss),
+                    ("am_rss_100k", am_rss),
+                    ("rss_ratio_100k", ours_rss / am_rss),
+                ):
                     figures[key].values.append(value)
-                print(f"  ingest all distinct: {ours:,.0f} vs AM {am:,.0f} alerts/s; "
-                      f"RSS {ours_rss:.0f} vs {am_rss:.0f} MiB")
+                print(
+                    f"  ingest all distinct: {ours:,.0f} vs AM {am:,.0f} alerts/s; "
+                    f"RSS {ours_rss:.0f} vs {am_rss:.0f} MiB"
+                )
             if "floor" in wanted:
                 rate = floor(bodies)
                 figures["floor"].values.append(rate)
@@ -490,13 +508,21 @@ def main() -> None:
                 if latencies:
                     figures["ttk50"].values.append(percentile(latencies, 0.5) * 1000)
                     figures["ttk99"].values.append(percentile(latencies, 0.99) * 1000)
-                    print(f"  ticket: p50 {figures['ttk50'].values[-1]:.0f} ms, p99 {figures['ttk99'].values[-1]:.0f} ms")
+                    print(
+                        f"  ticket: p50 {figures['ttk50'].values[-1]:.0f} ms, p99 {figures['ttk99'].values[-1]:.0f} ms"
+                    )
             if "poll" in wanted:
                 first, first_cpu, steady, steady_cpu = poll_cost(work / "poll", polled)
-                for key, value in (("poll_first", first), ("poll_first_cpu", first_cpu), ("poll", steady),
-                                   ("poll_cpu", steady_cpu)):
+                for key, value in (
+                    ("poll_first", first),
+                    ("poll_first_cpu", first_cpu),
+                    ("poll", steady),
+                    ("poll_cpu", steady_cpu),
+                ):
                     figures[key].values.append(value)
-                print(f"  poll: first {first:.2f} s ({first_cpu:.2f} CPU), steady {steady:.2f} s ({steady_cpu:.2f} CPU)")
+                print(
+                    f"  poll: first {first:.2f} s ({first_cpu:.2f} CPU), steady {steady:.2f} s ({steady_cpu:.2f} CPU)"
+                )
             if "storm" in wanted:
                 hosts = "400" if args.quick else "2000"
                 found = run_script(

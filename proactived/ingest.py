@@ -97,9 +97,17 @@ class Ingestor:
         now = self.clock.now()
         raw = {a.fingerprint: dict(a.raw) for a in alerts if a.raw is not None}
         with self.store.transaction() as conn:
-            states = incident_rows.load_active(conn, (a.fingerprint for a in alerts), lock=True)
-            result = dedup.apply(states, alerts, now, self.settings())
-            persist(conn, result, raw, now)
+            known = incident_rows.load_repeat_states(conn, (a.fingerprint for a in alerts), lock=True)
+            plain, rest = dedup.split_repeats({fp: k[0] for fp, k in known.items()}, alerts)
+            incident_rows.bump_repeats(
+                conn,
+                [(known[fp][0].id, len(same), now, same[-1].annotations, known[fp][1]) for fp, same in plain.items()],
+            )
+            result = DedupResult()
+            if rest:
+                states = incident_rows.load_active(conn, (a.fingerprint for a in rest), lock=True)
+                result = dedup.apply(states, rest, now, self.settings())
+                persist(conn, result, raw, now)
         return result
 
     def tick(self) -> int:
