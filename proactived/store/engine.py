@@ -18,6 +18,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from proactived.errors import StoreError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+QUEUED_WORK = "proactived.queued_work"  # set in Connection.info by a transaction that added outbox rows
 
 
 class Store:
@@ -37,7 +38,11 @@ class Store:
         self._listeners: list[Callable[[], None]] = []
 
     def on_commit(self, listener: Callable[[], None]) -> None:
-        """Call ``listener`` after every committed write transaction (wakes outbox workers)."""
+        """Call ``listener`` after each committed transaction that queued outbox work (wakes outbox workers).
+
+        Only those: waking the workers after every commit made each idle worker's empty claim wake all the
+        others, a loop that kept an idle daemon busy and took the CPU from ingest.
+        """
         self._listeners.append(listener)
 
     @contextmanager
@@ -47,16 +52,20 @@ class Store:
         Writes are serialised within the process (SQLite allows one writer; on PostgreSQL it keeps
         one process's batches in order). Database failures surface as StoreError.
         """
+        queued = False
         with self._write_lock:
             try:
                 with self.engine.begin() as conn:
+                    conn.info.pop(QUEUED_WORK, None)
                     yield conn
+                    queued = bool(conn.info.pop(QUEUED_WORK, False))
             except DBAPIError as exc:
                 raise StoreError(f"store write failed: {type(exc.orig).__name__}: {exc.orig}") from exc
             except SQLAlchemyError as exc:
                 raise StoreError(f"store write failed: {exc}") from exc
-        for listener in self._listeners:
-            listener()
+        if queued:
+            for listener in self._listeners:
+                listener()
 
     @contextmanager
     def reading(self) -> Iterator[Connection]:

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
 
 from proactived.errors import StoreError
+from proactived.store.engine import QUEUED_WORK
 from proactived.store.schema import outbox
 
 
@@ -60,6 +61,7 @@ def enqueue_many(conn: Connection, items: Iterable[tuple[str, str, str, Mapping[
     ]
     if rows:
         conn.execute(insert(outbox), rows)
+        conn.info[QUEUED_WORK] = True
     return len(rows)
 
 
