@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, Table, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
@@ -117,3 +117,32 @@ def _sqlite_pragmas(engine: Engine, synchronous: str) -> None:
         cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
+
+
+def insert_rows(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """INSERT many rows (all with the keys of the first) in the caller's transaction.
+
+    On SQLite the statement goes to the driver directly, each value converted once by its column's own bind
+    processor (JSON, UTC timestamps), so the result is what SQLAlchemy would store, without its per-row
+    statement machinery. Elsewhere it is a plain SQLAlchemy insert.
+    """
+    if not rows:
+        return
+    if conn.dialect.name != "sqlite":
+        conn.execute(table.insert(), list(rows))
+        return
+    names = list(rows[0])
+    columns = [table.c[name] for name in names]
+    processors = [column.type.bind_processor(conn.dialect) for column in columns]
+    sql = (
+        f"INSERT INTO {table.name} ({', '.join(c.name for c in columns)}) "
+        f"VALUES ({', '.join('?' * len(columns))})"
+    )
+    params = [
+        tuple(
+            value if proc is None else proc(value)
+            for proc, value in zip(processors, (row[name] for name in names), strict=True)
+        )
+        for row in rows
+    ]
+    conn.exec_driver_sql(sql, params)

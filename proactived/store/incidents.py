@@ -7,10 +7,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 
 from proactived.dedup import Action, DedupResult, Incident, RepeatState
 from proactived.model import Severity, Status
+from proactived.store.engine import insert_rows
 from proactived.store.schema import incident_history, incidents
 
 _CHUNK = 500
@@ -166,13 +167,13 @@ def write_result(conn: Connection, result: DedupResult, raw: Mapping[str, Any] |
         conn.execute(update(incidents).where(incidents.c.id.in_(result.retired)).values(active=False))
     if result.inserted:
         rows = [{**_incident_to_row(inc), "raw": raw.get(inc.fingerprint)} for inc in result.inserted.values()]
-        conn.execute(insert(incidents), rows)
+        insert_rows(conn, incidents, rows)
     if result.changed:
         _rewrite(conn, list(result.changed.values()), raw)
     if result.repeated:
         _bump(conn, list(result.repeated.values()))
     if result.history:
-        conn.execute(insert(incident_history), [_history_row(a) for a in result.history])
+        insert_rows(conn, incident_history, [_history_row(a) for a in result.history])
 
 
 def _rewrite(conn: Connection, changed: Sequence[Incident], raw: Mapping[str, Any]) -> None:
