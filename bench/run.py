@@ -99,12 +99,17 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait(5)
 
 
-@contextlib.contextmanager
-def alertmanager(folder: Path) -> Iterator[tuple[int, int]]:
-    """A fresh Alertmanager on 127.0.0.1 with its cluster listener off; yields (port, pid)."""
+def am_binary() -> str:
     binary = shutil.which("alertmanager") or shutil.which("prometheus-alertmanager")
     if binary is None:
         raise SystemExit("no alertmanager binary (Debian package `prometheus-alertmanager`)")
+    return binary
+
+
+@contextlib.contextmanager
+def alertmanager(folder: Path) -> Iterator[tuple[int, int]]:
+    """A fresh Alertmanager on 127.0.0.1 with its cluster listener off; yields (port, pid)."""
+    binary = am_binary()
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "alertmanager.yml").write_text(AM_CONFIG)
     port = free_port()
@@ -411,9 +416,8 @@ def machine() -> str:
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
-    am = subprocess.run(
-        [shutil.which("alertmanager") or "alertmanager", "--version"], capture_output=True, text=True
-    ).stderr.splitlines()
+    version = subprocess.run([am_binary(), "--version"], capture_output=True, text=True)
+    am = (version.stdout + version.stderr).splitlines()
     sqlite = __import__("sqlite3").sqlite_version
     return (
         f"{os.cpu_count()} CPUs ({cpu}), {platform.system()} {platform.release()}, Python "
