@@ -134,8 +134,9 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]
     names = list(rows[0])
     columns = [table.c[name] for name in names]
     processors = [column.type.bind_processor(conn.dialect) for column in columns]
+    quote = conn.dialect.identifier_preparer.quote
     sql = (
-        f"INSERT INTO {table.name} ({', '.join(c.name for c in columns)}) "
+        f"INSERT INTO {quote(table.name)} ({', '.join(quote(c.name) for c in columns)}) "
         f"VALUES ({', '.join('?' * len(columns))})"
     )
     params = [
