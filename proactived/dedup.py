@@ -211,6 +211,47 @@ def _resolved(batch: _Batch, alert: Alert, now: datetime) -> None:
     _change_state(batch, resolved, IncidentEvent.RESOLVED, now)
 
 
+@dataclass(frozen=True, slots=True)
+class RepeatState:
+    """The few columns of a current incident that decide whether an alert is a plain repeat."""
+
+    id: str
+    status: Status
+    severity: Severity
+    suppressed: str
+
+
+def split_repeats(
+    states: Mapping[str, RepeatState], alerts: Sequence[Alert]
+) -> tuple[dict[str, list[Alert]], list[Alert]]:
+    """Separate plain repeats (they only bump count, last-seen and annotations) from alerts that need ``apply``.
+
+    A fingerprint's alerts are plain repeats when its incident is firing and every one of its alerts in the
+    batch is firing with the incident's severity and suppression: ``apply`` would then change nothing but the
+    counter, the last-seen time and the annotations (no history, no actions). Any other alert sends all of its
+    fingerprint's alerts to ``apply``, in their order.
+    """
+    plain: dict[str, list[Alert]] = {}
+    full: set[str] = set()
+    for alert in alerts:
+        fp = alert.fingerprint
+        if fp in full:
+            continue
+        state = states.get(fp)
+        if (
+            state is not None
+            and state.status is Status.FIRING
+            and alert.status is Status.FIRING
+            and alert.severity is state.severity
+            and alert.suppressed == state.suppressed
+        ):
+            plain.setdefault(fp, []).append(alert)
+        else:
+            full.add(fp)
+            plain.pop(fp, None)
+    return plain, [a for a in alerts if a.fingerprint in full]
+
+
 def apply(
     states: Mapping[str, Incident],
     alerts: Sequence[Alert],

@@ -95,11 +95,19 @@ class Ingestor:
 
     def _once(self, alerts: Sequence[Alert]) -> DedupResult:
         now = self.clock.now()
-        raw = {a.fingerprint: dict(a.raw) for a in alerts if a.raw is not None}
         with self.store.transaction() as conn:
-            states = incident_rows.load_active(conn, (a.fingerprint for a in alerts), lock=True)
-            result = dedup.apply(states, alerts, now, self.settings())
-            persist(conn, result, raw, now)
+            known = incident_rows.load_repeat_states(conn, (a.fingerprint for a in alerts), lock=True)
+            plain, rest = dedup.split_repeats({fp: k[0] for fp, k in known.items()}, alerts)
+            incident_rows.bump_repeats(
+                conn,
+                [(known[fp][0].id, len(same), now, same[-1].annotations, known[fp][1]) for fp, same in plain.items()],
+            )
+            result = DedupResult()
+            if rest:
+                wanted = (a.fingerprint for a in rest if a.fingerprint in known)  # others have no incident
+                states = incident_rows.load_active(conn, wanted, lock=True)
+                result = dedup.apply(states, rest, now, self.settings())
+                persist(conn, result, {a.fingerprint: dict(a.raw) for a in rest if a.raw is not None}, now)
         return result
 
     def tick(self) -> int:

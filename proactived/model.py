@@ -76,9 +76,13 @@ def normalise_severity(
     return DEFAULT_SEVERITY_MAP.get(key, default)
 
 
+# one encoder for every fingerprint: json.dumps with options builds a new one per call (same output)
+_CANONICAL = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def fingerprint_of(source: str, labels: Mapping[str, str]) -> str:
     """Stable identity of an alert: a hash of its source and sorted labels, equal across runs and Pythons."""
-    canonical = json.dumps([source, sorted(labels.items())], ensure_ascii=False, separators=(",", ":"))
+    canonical = _CANONICAL.encode([source, sorted(labels.items())])
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32]
 
 

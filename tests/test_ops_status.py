@@ -54,6 +54,7 @@ def test_metrics_count_accepted_and_rejected_alerts_by_source_and_report_flappin
 
 
 def test_status_reports_version_store_incidents_outbox_and_feature_sections(daemon: RunningDaemon) -> None:
+    daemon.rt.dispatcher.stop()  # keep the incident event pending: the correlation stage would take it at once
     daemon.post("/api/v1/alerts", [WEB1])
     with daemon.rt.store.transaction() as conn:  # a row no stage consumes, so the count cannot race a drain
         outbox.enqueue(conn, "status-test", "k", "e", {}, daemon.rt.clock.now())

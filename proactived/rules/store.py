@@ -18,7 +18,6 @@ from sqlalchemy import (
     Text,
     bindparam,
     func,
-    insert,
     select,
     text,
     update,
@@ -29,6 +28,7 @@ from proactived.model import Severity, Status
 from proactived.rules.correlate import State
 from proactived.rules.problem import Member, Outcome, Problem, ProblemStatus, TicketState
 from proactived.rules.ruleset import group_hash
+from proactived.store.engine import insert_rows
 from proactived.store.incidents import load_by_ids, row_to_incident
 from proactived.store.schema import BigId, UTCDateTime, incidents, metadata
 
@@ -266,7 +266,7 @@ def write(conn: Connection, outcome: Outcome) -> None:
     for chunk in _chunks(retire):
         conn.execute(update(problems).where(problems.c.id.in_(chunk)).values(active=False))
     if created:
-        conn.execute(insert(problems), [_problem_row(p) for p in created])
+        insert_rows(conn, problems, [_problem_row(p) for p in created])
     changed = [_problem_row(p) for pid, p in outcome.problems.items() if pid not in outcome.created]
     if changed:
         for row in changed:
@@ -276,7 +276,7 @@ def write(conn: Connection, outcome: Outcome) -> None:
         conn.execute(update(problems).where(problems.c.id == bindparam("b_id")).values(values), changed)
     new = [_member_row(m) for key, m in outcome.members.items() if key in outcome.joined]
     if new:
-        conn.execute(insert(problem_members), new)
+        insert_rows(conn, problem_members, new)
     old = [_member_row(m) for key, m in outcome.members.items() if key not in outcome.joined]
     if old:
         for row in old:
@@ -286,8 +286,8 @@ def write(conn: Connection, outcome: Outcome) -> None:
         )
         conn.execute(stmt.values({k: bindparam(k) for k in old[0] if not k.startswith("b_")}), old)
     if outcome.timeline:
-        conn.execute(
-            insert(problem_timeline), [{"problem_id": p, "at": at, "text": t} for p, at, t in outcome.timeline]
+        insert_rows(
+            conn, problem_timeline, [{"problem_id": p, "at": at, "text": t} for p, at, t in outcome.timeline]
         )
 
 

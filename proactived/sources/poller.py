@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from sqlalchemy import Connection, select
@@ -81,8 +81,21 @@ def error_kind(exc: BaseException) -> str:
     return "internal"
 
 
-def open_incidents(conn: Connection, source: str) -> dict[str, Alert]:
-    """A resolve alert for each firing incident of ``source`` (what disappearing from a poll resolves)."""
+def open_incidents(conn: Connection, source: str, seen: frozenset[str] | set[str] = frozenset()) -> dict[str, Alert]:
+    """A resolve alert for each firing incident of ``source`` not in ``seen`` (what leaving a poll resolves).
+
+    Two steps: the fingerprints alone (one narrow index-friendly read), then the full rows only for the ones
+    that disappeared — so a poll that lists everything again does not decode every open incident's labels.
+    """
+    firing = (incidents.c.active, incidents.c.source == source, incidents.c.status == Status.FIRING.value)
+    gone = [fp for (fp,) in conn.execute(select(incidents.c.fingerprint).where(*firing)) if fp not in seen]
+    found: dict[str, Alert] = {}
+    for start in range(0, len(gone), 500):
+        found.update(_resolves(conn, source, firing, gone[start : start + 500]))
+    return found
+
+
+def _resolves(conn: Connection, source: str, firing: tuple[Any, ...], fingerprints: list[str]) -> dict[str, Alert]:
     query = select(
         incidents.c.fingerprint,
         incidents.c.source_kind,
@@ -90,7 +103,7 @@ def open_incidents(conn: Connection, source: str) -> dict[str, Alert]:
         incidents.c.severity,
         incidents.c.source_severity,
         incidents.c.starts_at,
-    ).where(incidents.c.active, incidents.c.source == source, incidents.c.status == Status.FIRING.value)
+    ).where(*firing, incidents.c.fingerprint.in_(fingerprints))
     return {
         row.fingerprint: Alert(
             source=source,
@@ -147,7 +160,7 @@ class SourcePoller:
         seen = {a.fingerprint for a in alerts} | keep
         ours = unreachable_alert(self.config, Status.RESOLVED, now)
         with self.rt.store.transaction() as conn:
-            gone = [a for fp, a in open_incidents(conn, self.config.name).items() if fp not in seen]
+            gone = list(open_incidents(conn, self.config.name, seen).values())
             mine = incident_rows.load_active(conn, [ours.fingerprint]).get(ours.fingerprint)
         if mine is not None and mine.status is Status.FIRING:
             gone.append(ours)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from proactived.errors import InputError
@@ -26,14 +27,21 @@ def parse_time(value: Any, field: str) -> datetime | None:
     if not isinstance(value, str):
         raise InputError(field, "expected an RFC 3339 timestamp string")
     try:
-        parsed = datetime.fromisoformat(value.replace("z", "Z"))
+        parsed = _parse_rfc3339(value)
     except ValueError:
         raise InputError(field, f"invalid RFC 3339 timestamp {value[:40]!r}") from None
+    if parsed is not None and parsed.tzinfo is None:
+        raise InputError(field, "timestamp needs a time zone (e.g. Z or +00:00)")
+    return parsed
+
+
+@lru_cache(maxsize=4096)
+def _parse_rfc3339(value: str) -> datetime | None:
+    """The conversion alone, cached: a batch's alerts mostly share a handful of timestamps."""
+    parsed = datetime.fromisoformat(value.replace("z", "Z"))
     if parsed.year <= _GO_ZERO_YEAR:
         return None
-    if parsed.tzinfo is None:
-        raise InputError(field, "timestamp needs a time zone (e.g. Z or +00:00)")
-    return parsed.astimezone(UTC)
+    return parsed if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def string_map(value: Any, field: str, *, max_items: int, max_value: int, required: bool) -> dict[str, str]:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, Table, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
@@ -21,6 +21,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 # How long a write waits for the database lock (SQLite busy timeout) and for this process's other writers.
 # Bounded so that a store held by someone else turns into a prompt 503 instead of a request queued for minutes.
 LOCK_WAIT_SECONDS = 5
+QUEUED_WORK = "proactived.queued_work"  # set in Connection.info by a transaction that added outbox rows
 
 
 class Store:
@@ -40,7 +41,11 @@ class Store:
         self._listeners: list[Callable[[], None]] = []
 
     def on_commit(self, listener: Callable[[], None]) -> None:
-        """Call ``listener`` after every committed write transaction (wakes outbox workers)."""
+        """Call ``listener`` after each committed transaction that queued outbox work (wakes outbox workers).
+
+        Only those: waking the workers after every commit made each idle worker's empty claim wake all the
+        others, a loop that kept an idle daemon busy and took the CPU from ingest.
+        """
         self._listeners.append(listener)
 
     @contextmanager
@@ -50,19 +55,23 @@ class Store:
         Writes are serialised within the process (SQLite allows one writer; on PostgreSQL it keeps
         one process's batches in order). Database failures surface as StoreError.
         """
+        queued = False
         if not self._write_lock.acquire(timeout=LOCK_WAIT_SECONDS):
             raise StoreError(f"store write failed: other writes have held the store for over {LOCK_WAIT_SECONDS}s")
         try:
             with self.engine.begin() as conn:
+                conn.info.pop(QUEUED_WORK, None)
                 yield conn
+                queued = bool(conn.info.pop(QUEUED_WORK, False))
         except DBAPIError as exc:
             raise StoreError(f"store write failed: {type(exc.orig).__name__}: {exc.orig}") from exc
         except SQLAlchemyError as exc:
             raise StoreError(f"store write failed: {exc}") from exc
         finally:
             self._write_lock.release()
-        for listener in self._listeners:
-            listener()
+        if queued:
+            for listener in self._listeners:
+                listener()
 
     @contextmanager
     def reading(self) -> Iterator[Connection]:
@@ -114,3 +123,33 @@ def _sqlite_pragmas(engine: Engine, synchronous: str) -> None:
         cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute(f"PRAGMA busy_timeout={LOCK_WAIT_SECONDS * 1000}")
         cursor.close()
+
+
+def insert_rows(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """INSERT many rows (all with the keys of the first) in the caller's transaction.
+
+    On SQLite the statement goes to the driver directly, each value converted once by its column's own bind
+    processor (JSON, UTC timestamps), so the result is what SQLAlchemy would store, without its per-row
+    statement machinery. Elsewhere it is a plain SQLAlchemy insert.
+    """
+    if not rows:
+        return
+    if conn.dialect.name != "sqlite":
+        conn.execute(table.insert(), list(rows))
+        return
+    names = list(rows[0])
+    columns = [table.c[name] for name in names]
+    processors = [column.type.bind_processor(conn.dialect) for column in columns]
+    quote = conn.dialect.identifier_preparer.quote
+    sql = (
+        f"INSERT INTO {quote(table.name)} ({', '.join(quote(c.name) for c in columns)}) "
+        f"VALUES ({', '.join('?' * len(columns))})"
+    )
+    params = [
+        tuple(
+            value if proc is None else proc(value)
+            for proc, value in zip(processors, (row[name] for name in names), strict=True)
+        )
+        for row in rows
+    ]
+    conn.exec_driver_sql(sql, params)

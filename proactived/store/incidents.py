@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 
-from proactived.dedup import Action, DedupResult, Incident
+from proactived.dedup import Action, DedupResult, Incident, RepeatState
 from proactived.model import Severity, Status
+from proactived.store.engine import insert_rows
 from proactived.store.schema import incident_history, incidents
 
 _CHUNK = 500
@@ -80,6 +82,78 @@ def load_active(conn: Connection, fingerprints: Iterable[str], *, lock: bool = F
     return found
 
 
+def load_repeat_states(
+    conn: Connection, fingerprints: Iterable[str], *, lock: bool = False
+) -> dict[str, tuple[RepeatState, Any]]:
+    """For each fingerprint with a current incident: its RepeatState and its stored annotations.
+
+    The hot path of ingest: only the columns dedup needs to recognise a plain repeat, read through the
+    driver without SQLAlchemy's per-row type processing. Annotations come back as the stored value (JSON text
+    on SQLite, already decoded on PostgreSQL), only to be compared.
+    """
+    found: dict[str, tuple[RepeatState, Any]] = {}
+    wanted = list(dict.fromkeys(fingerprints))
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    tail = " FOR UPDATE" if lock and conn.dialect.name != "sqlite" else ""
+    for start in range(0, len(wanted), _CHUNK):
+        chunk = wanted[start : start + _CHUNK]
+        sql = (
+            "SELECT fingerprint, id, status, severity, suppressed, annotations FROM incidents "
+            f"WHERE active AND fingerprint IN ({', '.join([mark] * len(chunk))}){tail}"
+        )
+        for fp, id_, status, severity, suppressed, stored in conn.exec_driver_sql(sql, tuple(chunk)):
+            found[fp] = (RepeatState(id_, Status(status), Severity(severity), suppressed), stored)
+    return found
+
+
+def bump_repeats(conn: Connection, repeats: Sequence[tuple[str, int, datetime, Mapping[str, str], Any]]) -> None:
+    """Apply plain repeats: (incident id, how many, last seen, latest annotations, stored annotations).
+
+    The counter moves in SQL (``count + n``); annotations are written only when they changed. On SQLite the
+    statements are bound through the driver directly, values converted once by the columns' own processors.
+    """
+    if not repeats:
+        return
+    dialect = conn.dialect
+    to_json: Callable[[Any], Any] = incidents.c.annotations.type.bind_processor(dialect) or _same
+    same: list[tuple[str, int, datetime]] = []
+    changed: list[tuple[str, int, datetime, dict[str, str]]] = []
+    for incident_id, n, last_seen, latest, stored in repeats:
+        new = dict(latest)
+        # SQLite hands back the JSON text it was given: compare text first, decode only when it differs
+        unchanged = (to_json(new) == stored or json.loads(stored) == new) if isinstance(stored, str) else stored == new
+        if unchanged:
+            same.append((incident_id, n, last_seen))
+        else:
+            changed.append((incident_id, n, last_seen, new))
+    if dialect.name == "sqlite":
+        to_ts: Callable[[Any], Any] = incidents.c.last_seen.type.bind_processor(dialect) or _same
+        if same:
+            conn.exec_driver_sql(
+                "UPDATE incidents SET count = count + ?, last_seen = ? WHERE id = ?",
+                [(n, to_ts(last), i) for i, n, last in same],
+            )
+        if changed:
+            conn.exec_driver_sql(
+                "UPDATE incidents SET count = count + ?, last_seen = ?, annotations = ? WHERE id = ?",
+                [(n, to_ts(last), to_json(ann), i) for i, n, last, ann in changed],
+            )
+        return
+    stmt = update(incidents).where(incidents.c.id == bindparam("b_id"))
+    bumped = {"count": incidents.c.count + bindparam("b_n"), "last_seen": bindparam("b_last")}
+    if same:
+        conn.execute(stmt.values(bumped), [{"b_id": i, "b_n": n, "b_last": last} for i, n, last in same])
+    if changed:
+        conn.execute(
+            stmt.values({**bumped, "annotations": bindparam("b_ann")}),
+            [{"b_id": i, "b_n": n, "b_last": last, "b_ann": ann} for i, n, last, ann in changed],
+        )
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
 def load_flapping(conn: Connection) -> list[Incident]:
     """Active incidents currently marked flapping (for the periodic tick)."""
     query = select(incidents).where(incidents.c.active, incidents.c.flapping)
@@ -93,13 +167,13 @@ def write_result(conn: Connection, result: DedupResult, raw: Mapping[str, Any] |
         conn.execute(update(incidents).where(incidents.c.id.in_(result.retired)).values(active=False))
     if result.inserted:
         rows = [{**_incident_to_row(inc), "raw": raw.get(inc.fingerprint)} for inc in result.inserted.values()]
-        conn.execute(insert(incidents), rows)
+        insert_rows(conn, incidents, rows)
     if result.changed:
         _rewrite(conn, list(result.changed.values()), raw)
     if result.repeated:
         _bump(conn, list(result.repeated.values()))
     if result.history:
-        conn.execute(insert(incident_history), [_history_row(a) for a in result.history])
+        insert_rows(conn, incident_history, [_history_row(a) for a in result.history])
 
 
 def _rewrite(conn: Connection, changed: Sequence[Incident], raw: Mapping[str, Any]) -> None:

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, delete, func, or_, select, update
 
 from proactived.errors import StoreError
+from proactived.store.engine import QUEUED_WORK, insert_rows
 from proactived.store.schema import outbox
 
 
@@ -59,7 +60,8 @@ def enqueue_many(conn: Connection, items: Iterable[tuple[str, str, str, Mapping[
         for t, k, e, p in items
     ]
     if rows:
-        conn.execute(insert(outbox), rows)
+        insert_rows(conn, outbox, rows)
+        conn.info[QUEUED_WORK] = True
     return len(rows)
 
 
