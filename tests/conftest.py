@@ -8,10 +8,17 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import settings
 from sqlalchemy import create_engine, text
 
 from proactived.clock import ManualClock
 from proactived.store import Store
+
+# CI runs the property-based tests with a fixed seed so a run is repeatable; on a developer's machine they
+# explore new examples every time (and remember failing ones in .hypothesis/).
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 POSTGRES_URL = os.environ.get("PROACTIVED_TEST_POSTGRES_URL", "")
 T0 = datetime(2026, 11, 2, 9, 0, 0, tzinfo=UTC)

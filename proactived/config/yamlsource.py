@@ -59,8 +59,16 @@ class _Builder:
 
 
 def _scalar(node: yaml.Node) -> Any:
-    """Construct a scalar with SafeLoader's own resolvers (ints, bools, dates, nulls)."""
-    return yaml.SafeLoader("").construct_object(node, deep=True)
+    """Construct a scalar with SafeLoader's own resolvers (ints, bools, dates, nulls).
+
+    A value SafeLoader cannot build (the ``=`` value tag, a date like 2026-13-45) is a located error.
+    """
+    try:
+        return yaml.SafeLoader("").construct_object(node, deep=True)
+    except (yaml.YAMLError, ValueError, OverflowError) as exc:
+        line, col = node.start_mark.line + 1, node.start_mark.column + 1
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise YamlSyntaxError(f"{line}:{col}: cannot read value {node.value!r}: {problem}") from None
 
 
 def parse_yaml(text: str, path: str) -> YamlDocument:
