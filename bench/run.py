@@ -425,6 +425,15 @@ def machine() -> str:
     )
 
 
+def record_ingest(figures: dict[str, Figure], suffix: str, label: str, pair: tuple[float, float, float, float]) -> None:
+    """File one ingest run's rates, memory and ratios under the figure keys ending in ``suffix``."""
+    ours, ours_rss, am, am_rss = pair
+    for key, value in (("ours", ours), ("am", am), ("ratio", ours / am), ("ours_rss", ours_rss),
+                       ("am_rss", am_rss), ("rss_ratio", ours_rss / am_rss)):  # fmt: skip
+        figures[key + suffix].values.append(value)
+    print(f"  {label}: {ours:,.0f} vs AM {am:,.0f} alerts/s; RSS {ours_rss:.0f} vs {am_rss:.0f} MiB")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
@@ -475,32 +484,9 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="proactived-bench-") as tmp:
             work = Path(tmp)
             if "ingest" in wanted:
-                ours, ours_rss, am, am_rss = ingest_pair(work / "i10", bodies, 300)
-                for key, value in (
-                    ("ours", ours),
-                    ("am", am),
-                    ("ratio", ours / am),
-                    ("ours_rss", ours_rss),
-                    ("am_rss", am_rss),
-                    ("rss_ratio", ours_rss / am_rss),
-                ):
-                    figures[key].values.append(value)
-                print(f"  ingest 10k: {ours:,.0f} vs AM {am:,.0f} alerts/s; RSS {ours_rss:.0f} vs {am_rss:.0f} MiB")
+                record_ingest(figures, "", "ingest 10k", ingest_pair(work / "i10", bodies, 300))
             if "ingest100k" in wanted:
-                ours, ours_rss, am, am_rss = ingest_pair(work / "i100", bodies_all, 300)
-                for key, value in (
-                    ("ours_100k", ours),
-                    ("am_100k", am),
-                    ("ratio_100k", ours / am),
-                    ("ours_rss_100k", ours_rss),
-                    ("am_rss_100k", am_rss),
-                    ("rss_ratio_100k", ours_rss / am_rss),
-                ):
-                    figures[key].values.append(value)
-                print(
-                    f"  ingest all distinct: {ours:,.0f} vs AM {am:,.0f} alerts/s; "
-                    f"RSS {ours_rss:.0f} vs {am_rss:.0f} MiB"
-                )
+                record_ingest(figures, "_100k", "ingest all distinct", ingest_pair(work / "i100", bodies_all, 300))
             if "floor" in wanted:
                 rate = floor(bodies)
                 figures["floor"].values.append(rate)

@@ -40,6 +40,8 @@ from typing import Any, NoReturn, TypeVar
 
 import pytest
 
+from tests.peers import unavailable
+
 HOST = "127.0.0.1"
 TARGET_JOB = "target"
 WEBHOOK_RECEIVER = "webhook"
@@ -601,9 +603,7 @@ class PrometheusStack:
 
 def _missing_binaries() -> NoReturn:
     """Skip (or fail under CI) because the binaries are not installed."""
-    if os.environ.get("CI"):
-        pytest.fail(INSTALL_HINT)
-    pytest.skip(INSTALL_HINT)
+    unavailable(INSTALL_HINT)
 
 
 @pytest.fixture(scope="session")

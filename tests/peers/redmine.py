@@ -30,6 +30,8 @@ from typing import Any
 import pytest
 import requests
 
+from tests.peers import unavailable
+
 __all__ = ["RedmineServer", "redmine_installed", "redmine_server"]
 
 HERE = Path(__file__).resolve().parent
@@ -128,12 +130,6 @@ def redmine_installed() -> bool:
     return out.count("install ok installed") == 3
 
 
-def _not_available(reason: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(reason, pytrace=False)
-    pytest.skip(reason)
-
-
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -172,7 +168,7 @@ def _run_setup(data_dir: Path, port: int) -> None:
     except subprocess.TimeoutExpired as exc:
         pytest.fail(f"redmine_setup.sh timed out after {exc.timeout}s", pytrace=False)
     if proc.returncode == 3:
-        _not_available(INSTALL_HINT)
+        unavailable(INSTALL_HINT)
     if proc.returncode != 0:
         pytest.fail(
             f"redmine_setup.sh failed (rc={proc.returncode}):\n{proc.stdout}\n{proc.stderr}",
@@ -245,7 +241,7 @@ def _unlink_instance(instance: str, data_dir: Path) -> None:
 def redmine_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedmineServer]:
     """Set up and run a fresh Redmine 5.0 on 127.0.0.1:<random port> for the whole session."""
     if not redmine_installed():
-        _not_available(INSTALL_HINT)
+        unavailable(INSTALL_HINT)
     data_dir = tmp_path_factory.mktemp("redmine").resolve()
     port = _free_port()
     t0 = time.monotonic()

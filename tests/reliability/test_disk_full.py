@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from proactived.store import incidents as incident_rows
+from tests.peers import unavailable
 from tests.running import make_config, running_daemon
 
 
@@ -23,7 +24,7 @@ def small_fs(tmp_path: Path) -> Iterator[Path]:
     done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m,mode=0700", "tmpfs", str(mount)],
                           capture_output=True, text=True)  # fmt: skip
     if done.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here (needs root or CAP_SYS_ADMIN): {done.stderr.strip()}")
+        unavailable(f"cannot mount a small tmpfs here (needs root or CAP_SYS_ADMIN): {done.stderr.strip()}")
     try:
         yield mount
     finally:

@@ -20,6 +20,7 @@ import pytest
 import requests
 
 from proactived.store import incidents as incident_rows
+from tests.peers import unavailable
 from tests.process import free_port
 from tests.running import TOKEN, RunningDaemon, make_config, running_daemon
 
@@ -70,9 +71,9 @@ class PrivatePostgres:
 @pytest.fixture
 def postgres() -> Iterator[PrivatePostgres]:
     if not PG_BIN[0] or not Path(PG_BIN[0], "initdb").exists():
-        pytest.skip("no PostgreSQL server binaries (initdb, pg_ctl) under /usr/lib/postgresql")
+        unavailable("no PostgreSQL server binaries (initdb, pg_ctl) under /usr/lib/postgresql")
     if os.geteuid() == 0 and shutil.which("runuser") is None:
-        pytest.skip("running as root needs runuser to start PostgreSQL as the postgres user")
+        unavailable("running as root needs runuser to start PostgreSQL as the postgres user")
     pg = PrivatePostgres()
     pg.start()
     try:
