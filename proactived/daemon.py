@@ -9,6 +9,7 @@ from pathlib import Path
 from types import FrameType
 
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from waitress import wasyncore
 from waitress.server import create_server
 
 from proactived import telemetry
@@ -58,7 +59,8 @@ class Daemon:
         self._stop = threading.Event()
         self._reload = threading.Event()
         self._wakeup = threading.Event()
-        self._http_thread = threading.Thread(target=self.server.run, name="http", daemon=True)
+        self._http_stopping = threading.Event()
+        self._http_thread = threading.Thread(target=self._serve_http, name="http", daemon=True)
 
     @property
     def address(self) -> str:
@@ -117,8 +119,15 @@ class Daemon:
         telemetry.config_reloaded(True)
         return True
 
-    def _close_channels(self) -> None:
-        for channel in list(self.server._map.values()):  # type: ignore[union-attr]
+    def _serve_http(self) -> None:
+        """The server's own loop, one poll at a time, so a stop is seen even if its wake-up pipe is gone."""
+        server = self.server
+        channels = server._map  # type: ignore[union-attr]
+        adj = server.adj
+        while channels and not self._http_stopping.is_set():
+            wasyncore.loop(timeout=adj.asyncore_loop_timeout, map=channels, use_poll=adj.asyncore_use_poll, count=1)
+        # Closing the sockets here, in the loop's own thread, cannot race its select().
+        for channel in list(channels.values()):
             channel.close()
 
     def shutdown(self) -> None:
@@ -127,8 +136,11 @@ class Daemon:
         telemetry.event("daemon_stopping")
         self.server.accepting = False  # type: ignore[union-attr]
         self.server.task_dispatcher.shutdown(cancel_pending=False, timeout=int(SHUTDOWN_GRACE))
-        # Close the sockets from inside the server's own loop thread: closing them from here races its select().
-        self.server.trigger.pull_trigger(self._close_channels)  # type: ignore[union-attr]
+        self._http_stopping.set()
+        try:
+            self.server.pull_trigger()  # type: ignore[union-attr]
+        except OSError:
+            pass  # the wake-up pipe is already closed: the loop still sees the stop within one poll timeout
         self._http_thread.join(SHUTDOWN_GRACE)
         self.rt.scheduler.shutdown(wait=True)
         self.rt.dispatcher.stop(SHUTDOWN_GRACE)
