@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import threading
@@ -137,11 +138,15 @@ class Daemon:
         self.server.accepting = False  # type: ignore[union-attr]
         self.server.task_dispatcher.shutdown(cancel_pending=False, timeout=int(SHUTDOWN_GRACE))
         self._http_stopping.set()
-        try:
+        # If the wake-up pipe is already closed, the loop still sees the stop within one poll timeout.
+        with contextlib.suppress(OSError):
             self.server.pull_trigger()  # type: ignore[union-attr]
-        except OSError:
-            pass  # the wake-up pipe is already closed: the loop still sees the stop within one poll timeout
         self._http_thread.join(SHUTDOWN_GRACE)
+        for hook in self.rt.stop_hooks:
+            try:
+                hook(SHUTDOWN_GRACE)
+            except Exception as exc:  # a failing hook must not keep the rest from stopping
+                telemetry.loop_error("shutdown", exc)
         self.rt.scheduler.shutdown(wait=True)
         self.rt.dispatcher.stop(SHUTDOWN_GRACE)
         self.rt.store.close()

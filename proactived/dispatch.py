@@ -31,9 +31,11 @@ class Dispatcher:
         """Register a stage; ``run_once`` returns how many items it handled (0 = idle)."""
         self._workers[name] = _Worker(name, run_once, interval)
 
-    def wake(self) -> None:
+    def wake(self, name: str | None = None) -> None:
+        """Wake every stage, or only the one called ``name``."""
         for worker in self._workers.values():
-            worker.wake.set()
+            if name is None or worker.name == name:
+                worker.wake.set()
 
     def start(self) -> None:
         for worker in self._workers.values():

@@ -16,6 +16,7 @@ from proactived.store import Store, outbox
 from proactived.store import incidents as incident_rows
 
 TOPIC_INCIDENT = "incident"
+Extra = Callable[[Any], None]
 _ATTEMPTS = 3
 
 
@@ -57,17 +58,24 @@ class Ingestor:
         self.clock = clock
         self.settings = settings
 
-    def ingest(self, alerts: Sequence[Alert], source: str = "push") -> IngestSummary:
-        """Persist ``alerts`` durably; raise StoreError when they could not be (nothing then is kept)."""
+    def ingest(
+        self, alerts: Sequence[Alert], source: str = "push", *, also: Extra | None = None, count: bool = True
+    ) -> IngestSummary:
+        """Persist ``alerts`` durably; raise StoreError when they could not be (nothing then is kept).
+
+        ``also`` runs in the same transaction (the intake deletes the stored request it came from);
+        ``count=False`` leaves them out of the received-alerts metric (the intake counted them on arrival).
+        """
         started = time.perf_counter()
-        result = self._with_retry(alerts)
+        result = self._with_retry(alerts, also)
         counts = {e: 0 for e in dedup.IncidentEvent}
         for action in result.history:
             counts[action.event] += 1
         names = {i.fingerprint: i.name for i in (*result.inserted.values(), *result.changed.values())}
         for action in result.actions:
             telemetry.incident_event(action.event.value, action.incident_id, names.get(action.fingerprint, ""))
-        telemetry.alerts_received(source, "accepted", len(alerts))
+        if count:
+            telemetry.alerts_received(source, "accepted", len(alerts))
         telemetry.batch_ingested(
             source,
             len(alerts),
@@ -83,19 +91,21 @@ class Ingestor:
             result.ignored,
         )
 
-    def _with_retry(self, alerts: Sequence[Alert]) -> DedupResult:
+    def _with_retry(self, alerts: Sequence[Alert], also: Extra | None) -> DedupResult:
         """Another process may create the same incident concurrently (unique index): re-read and retry."""
         for attempt in range(_ATTEMPTS):
             try:
-                return self._once(alerts)
+                return self._once(alerts, also)
             except StoreError:
                 if attempt == _ATTEMPTS - 1:
                     raise
         raise AssertionError("unreachable")
 
-    def _once(self, alerts: Sequence[Alert]) -> DedupResult:
+    def _once(self, alerts: Sequence[Alert], also: Extra | None) -> DedupResult:
         now = self.clock.now()
         with self.store.transaction() as conn:
+            if also is not None:
+                also(conn)
             known = incident_rows.load_repeat_states(conn, (a.fingerprint for a in alerts), lock=True)
             plain, rest = dedup.split_repeats({fp: k[0] for fp, k in known.items()}, alerts)
             incident_rows.bump_repeats(

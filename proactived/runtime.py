@@ -20,6 +20,7 @@ from proactived.store import Store
 
 ReloadHook = Callable[[Config], None]
 StatusProvider = Callable[[], Any]
+StopHook = Callable[[float], None]
 MuteCheck = Callable[[Mapping[str, str], datetime], str]
 
 
@@ -47,6 +48,7 @@ class Runtime:
     reload_hooks: list[ReloadHook] = field(default_factory=list)
     mute_reason: MuteCheck = never_muted  # labels, now -> reason ("" = not muted); set by maintenance
     status_providers: dict[str, StatusProvider] = field(default_factory=dict)  # name -> JSON for /api/v1/status
+    stop_hooks: list[StopHook] = field(default_factory=list)  # run once HTTP is closed, with a time budget (s)
     ingestor: Ingestor = field(init=False)
 
     def __post_init__(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,9 +25,21 @@ class RunningDaemon:
     rt: Runtime
     daemon: Daemon
 
-    def post(self, path: str, body: Any = None, *, token: str | None = TOKEN, **kwargs: Any) -> requests.Response:
+    def post(
+        self, path: str, body: Any = None, *, token: str | None = TOKEN, wait: bool = True, **kwargs: Any
+    ) -> requests.Response:
+        """POST ``body`` as JSON; pushes to /api/v1/alerts are deduplicated before the answer unless ``wait=False``."""
         headers = {"Authorization": f"Bearer {token}"} if token else {}
+        if path == "/api/v1/alerts" and wait:
+            kwargs["params"] = {"wait": "true", **kwargs.get("params", {})}
         return requests.post(self.url + path, json=body, headers=headers, timeout=10, **kwargs)
+
+    def settle(self, timeout: float = 30) -> None:
+        """Wait until the intake stage has deduplicated every accepted push (bounded)."""
+        deadline = time.monotonic() + timeout
+        while self.rt.status_providers["intake"]()["queued_requests"]:
+            assert time.monotonic() < deadline, "the intake stage did not drain its backlog"
+            time.sleep(0.02)
 
     def get(self, path: str, **kwargs: Any) -> requests.Response:
         return requests.get(self.url + path, timeout=10, **kwargs)

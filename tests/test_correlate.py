@@ -211,3 +211,29 @@ def test_templates_run_sandboxed(tmp_path: Path) -> None:
     sim.advance(at(60))
     with pytest.raises(SecurityError):
         render_ticket(DIALECTS["plain"], sim.emitted[0].action)
+
+
+IMMEDIATE = """
+rules:
+  - name: each-host
+    match: ['alertname="HostDown"']
+    group_by: [host]
+    window: 0s
+    hold_for: 0s
+    resolve_hold: 0s
+    ticket: {sink: desk}
+"""
+
+
+def test_a_fire_and_resolve_deduplicated_in_one_batch_still_opens_and_resolves_an_immediate_ticket(
+    tmp_path: Path,
+) -> None:
+    sim = Simulation(rules_from(tmp_path, IMMEDIATE), T0)
+    sim.push(at(0), [host_down("web1"), host_down("web1", status=Status.RESOLVED)])
+    assert kinds(sim) == [(0, TicketKind.OPEN), (0, TicketKind.RESOLVE)]
+
+
+def test_a_fire_and_resolve_in_one_batch_stays_a_blip_under_hold_for(sim: Simulation) -> None:
+    sim.push(at(0), [host_down("web1"), host_down("web1", status=Status.RESOLVED)])
+    sim.advance(at(600))
+    assert kinds(sim) == []

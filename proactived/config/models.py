@@ -29,6 +29,8 @@ class ServerConfig(ConfigModel):
     """Larger request bodies are answered 413."""
     max_alerts_per_request: int = Field(default=10_000, ge=1)
     """More alerts in one push are answered 400."""
+    max_queued_alerts: int = Field(default=500_000, ge=1)
+    """Bound of pushed alerts accepted but not yet deduplicated; past it pushes are answered 503 (retry)."""
     auth_token: Secret | None = None
     """Bearer token required on write endpoints; without it they are open (a warning is logged at start)."""
     protect_reads: bool = False

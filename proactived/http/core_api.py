@@ -11,40 +11,70 @@ from prometheus_client.registry import Collector
 
 from proactived import telemetry
 from proactived.errors import InputError, StoreError
-from proactived.http.wsgi import Request, Response, json_response
+from proactived.http.wsgi import Request, Response, error, json_response
+from proactived.intake import QUIET_SECONDS, Intake
 from proactived.runtime import Runtime
 from proactived.sources.push import KIND, parse_push
 from proactived.store import incidents as incident_rows
 from proactived.store import outbox
 
 STUCK_OUTBOX = timedelta(minutes=15)
+RETRY_AFTER_SECONDS = 5
+INTAKE_STAGE = "intake"
 
 
 def install(rt: Runtime) -> None:
-    """Register the core routes on the runtime's router."""
+    """Register the core routes, the intake stage and their status on the runtime."""
+    intake = Intake(
+        rt.store,
+        rt.ingestor,
+        lambda: rt.config.server.max_queued_alerts,
+        lambda: rt.config.severity_map,
+    )
+    rt.dispatcher.add_stage(INTAKE_STAGE, intake.run_once, interval=QUIET_SECONDS)
+    rt.status_providers["intake"] = lambda: intake_status(rt, intake)
+    rt.stop_hooks.append(intake.drain)
     registry = telemetry.new_registry()
-    registry.register(StoreCollector(rt))
-    rt.router.add("POST", "/api/v1/alerts", lambda req: post_alerts(rt, req), auth=True)
+    registry.register(StoreCollector(rt, intake))
+    rt.router.add("POST", "/api/v1/alerts", lambda req: post_alerts(rt, intake, req), auth=True)
     rt.router.add("GET", "/healthz", lambda req: json_response(200, {"status": "ok"}))
     rt.router.add("GET", "/readyz", lambda req: readyz(rt))
     rt.router.add("GET", "/metrics", lambda req: metrics(registry))
 
 
-def post_alerts(rt: Runtime, request: Request) -> Response:
-    """Accept a JSON list of alerts; 200 only once every one of them is durably stored."""
+def post_alerts(rt: Runtime, intake: Intake, request: Request) -> Response:
+    """Accept a JSON list of alerts; 200 only once every one of them is durably stored.
+
+    By default the request is stored as received and deduplicated right after by the intake stage;
+    ``?wait=true`` deduplicates it before answering and says what it did (opened, resolved, reopened).
+    """
     cfg = rt.config
+    wait = request.arg("wait").lower() in ("1", "true", "yes")
+    if not wait and intake.full():
+        telemetry.alerts_received(KIND, "deferred", batch_size(request.body()))
+        response = error(503, "intake backlog full: nothing was accepted, retry later")
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
+    now = rt.clock.now()
     try:
-        alerts = parse_push(
-            request.body(),
-            rt.clock.now(),
-            max_alerts=cfg.server.max_alerts_per_request,
-            severity_table=cfg.severity_map,
-        )
+        if wait:
+            alerts = parse_push(
+                request.body(), now, max_alerts=cfg.server.max_alerts_per_request, severity_table=cfg.severity_map
+            )
+        else:
+            accepted = intake.accept(request.body(), now, max_alerts=cfg.server.max_alerts_per_request)
     except InputError:
         telemetry.alerts_received(KIND, "rejected", batch_size(request.body()))
         raise
+    except StoreError:
+        telemetry.alerts_received(KIND, "failed", batch_size(request.body()))
+        raise
+    if not wait:
+        telemetry.alerts_received(KIND, "accepted", accepted)
+        rt.dispatcher.wake(INTAKE_STAGE)
+        return json_response(200, {"status": "success", "accepted": accepted, "queued": accepted})
     try:
-        summary = rt.ingestor.ingest(alerts)
+        summary = intake.ingest_now(alerts)
     except StoreError:
         telemetry.alerts_received(KIND, "failed", len(alerts))
         raise
@@ -53,11 +83,19 @@ def post_alerts(rt: Runtime, request: Request) -> Response:
         {
             "status": "success",
             "accepted": summary.accepted,
+            "queued": 0,
             "opened": summary.opened,
             "resolved": summary.resolved,
             "reopened": summary.reopened,
         },
     )
+
+
+def intake_status(rt: Runtime, intake: Intake) -> dict[str, object]:
+    """The intake's backlog for ``/api/v1/status``."""
+    backlog = intake.backlog()
+    age = (rt.clock.now() - backlog.oldest).total_seconds() if backlog.oldest else 0.0
+    return {"queued_requests": backlog.requests, "queued_alerts": backlog.alerts, "oldest_age_seconds": round(age, 1)}
 
 
 def batch_size(body: bytes) -> int:
@@ -99,8 +137,9 @@ def metrics(registry: CollectorRegistry) -> Response:
 class StoreCollector(Collector):
     """Gauges read from the store at scrape time (open incidents, outbox backlog)."""
 
-    def __init__(self, rt: Runtime) -> None:
+    def __init__(self, rt: Runtime, intake: Intake) -> None:
         self.rt = rt
+        self.intake = intake
 
     def collect(self):  # type: ignore[no-untyped-def]  # prometheus_client's Collector protocol is untyped
         incidents = GaugeMetricFamily("proactived_incidents", "Current incidents by status", labels=["status"])
@@ -108,12 +147,14 @@ class StoreCollector(Collector):
         oldest = GaugeMetricFamily("proactived_outbox_oldest_age_seconds", "Age of the oldest pending action")
         failed = GaugeMetricFamily("proactived_outbox_failed", "Actions given up after a permanent error")
         flapping = GaugeMetricFamily("proactived_incidents_flapping", "Incidents currently flapping")
+        queued = GaugeMetricFamily("proactived_intake_queued_alerts", "Pushed alerts accepted, not yet deduplicated")
         try:
             with self.rt.store.reading() as conn:
                 for status, n in incident_rows.count_by_status(conn).items():
                     incidents.add_metric([status], n)
                 flapping.add_metric([], len(incident_rows.load_flapping(conn)))
                 stats = outbox.stats(conn)
+            queued.add_metric([], self.intake.backlog().alerts)
         except Exception:  # a scrape must not fail because the store is briefly away
             return
         for topic, n in stats.pending.items():
@@ -121,4 +162,4 @@ class StoreCollector(Collector):
         age = (self.rt.clock.now() - stats.oldest).total_seconds() if stats.oldest else 0.0
         oldest.add_metric([], age)
         failed.add_metric([], stats.failed)
-        yield from (incidents, flapping, depth, oldest, failed)
+        yield from (incidents, flapping, depth, oldest, failed, queued)

@@ -218,6 +218,10 @@ def _join(step: _Step, problem: Problem, rule: Rule, change: Change) -> None:
 def _member_changed(step: _Step, old: Member, change: Change) -> None:
     problem = step.problem(old.problem_id)
     inc = change.incident
+    if old.live and problem.live == 1 and change.status is not Status.FIRING:
+        # The problem goes quiet within this batch: decide first what a batch ending here would have decided
+        # (open or reopen its ticket when due), so how changes happen to be batched never swallows a ticket.
+        problem = _lifecycle(step, problem, step.rules.get(problem.rule), flush=False)
     new = replace(
         old, incident=inc, status=change.status, severity=inc.severity, muted_by=mute_of(inc, step.mute, step.now)
     )

@@ -17,6 +17,9 @@ MAX_NAME = 256
 MAX_VALUE = 4096
 MAX_ANNOTATION = 16384
 _FIELDS = {"labels", "annotations", "status", "severity", "startsAt", "endsAt", "generatorURL", "fingerprint", "source"}
+_OPTIONAL_STRINGS = ("source", "severity", "fingerprint", "generatorURL")
+_TIMES = ("startsAt", "endsAt")
+_STATUSES = frozenset(s.value for s in Status)
 _GO_ZERO_YEAR = 1
 
 
@@ -64,35 +67,73 @@ def string_map(value: Any, field: str, *, max_items: int, max_value: int, requir
     return value
 
 
-def normalise_one(item: Any, where: str, now: datetime, severity_table: Mapping[str, Severity] | None = None) -> Alert:
-    """One pushed alert object → Alert, or InputError naming the field (``where`` is its position)."""
+def check_one(item: Any, where: str) -> None:
+    """Raise InputError naming the first bad field of one pushed alert object (``where`` is its position).
+
+    Every check ``normalise_one`` needs, without building anything: the push endpoint runs it over a whole
+    request before answering, and the dedup stage builds the alerts later from the stored body.
+    """
     if not isinstance(item, dict):
         raise InputError(where, "expected an object")
-    unknown = set(item) - _FIELDS
-    if unknown:
+    if not item.keys() <= _FIELDS:
+        unknown = set(item) - _FIELDS
         raise InputError(f"{where}.{sorted(unknown)[0]}", "unknown field")
-    labels = string_map(item.get("labels"), f"{where}.labels", max_items=MAX_LABELS, max_value=MAX_VALUE, required=True)
-    annotations = string_map(
-        item.get("annotations"), f"{where}.annotations", max_items=MAX_LABELS, max_value=MAX_ANNOTATION, required=False
-    )
-    source = _optional_str(item, "source", where) or KIND
-    starts_at = parse_time(item.get("startsAt"), f"{where}.startsAt") or now
-    ends_at = parse_time(item.get("endsAt"), f"{where}.endsAt")
-    status = _status(item.get("status"), ends_at, now, where)
-    raw_severity = _optional_str(item, "severity", where) or labels.get("severity", "")
-    native = _optional_str(item, "fingerprint", where)
+    labels = item.get("labels")
+    if not _plain_map(labels, MAX_VALUE) or not labels:
+        string_map(labels, f"{where}.labels", max_items=MAX_LABELS, max_value=MAX_VALUE, required=True)
+    annotations = item.get("annotations")
+    if annotations is not None and not _plain_map(annotations, MAX_ANNOTATION):
+        string_map(annotations, f"{where}.annotations", max_items=MAX_LABELS, max_value=MAX_ANNOTATION, required=False)
+    for key in _OPTIONAL_STRINGS:
+        value = item.get(key)
+        if value is not None and (type(value) is not str or len(value) > MAX_VALUE):
+            _optional_str(item, key, where)
+    for key in _TIMES:
+        value = item.get(key)
+        if value is not None:
+            parse_time(value, f"{where}.{key}")
+    status = item.get("status")
+    if status is not None and status not in _STATUSES:
+        raise InputError(f"{where}.status", "expected 'firing' or 'resolved'")
+
+
+def _plain_map(value: Any, max_value: int) -> bool:
+    """The common case, decided fast: a dict of at most MAX_LABELS short, named string values."""
+    if type(value) is not dict or len(value) > MAX_LABELS:
+        return False
+    for key, item in value.items():
+        if type(item) is not str or len(item) > max_value or not 0 < len(key) <= MAX_NAME:
+            return False
+    return True
+
+
+def normalise_one(item: Any, where: str, now: datetime, severity_table: Mapping[str, Severity] | None = None) -> Alert:
+    """One pushed alert object → Alert, or InputError naming the field (``where`` is its position)."""
+    check_one(item, where)
+    return build_one(item, now, severity_table)
+
+
+def build_one(item: dict[str, Any], now: datetime, severity_table: Mapping[str, Severity] | None = None) -> Alert:
+    """An alert object that ``check_one`` accepted → Alert (``now`` is when it was received)."""
+    labels = item["labels"]
+    source = item.get("source") or KIND
+    starts_at = _parse_rfc3339(item["startsAt"]) if item.get("startsAt") else None
+    ends_at = _parse_rfc3339(item["endsAt"]) if item.get("endsAt") else None
+    status = _status(item.get("status"), ends_at, now)
+    raw_severity = item.get("severity") or labels.get("severity", "")
+    native = item.get("fingerprint")
     return Alert(
         source=source,
         source_kind=KIND,
         fingerprint=source_fingerprint(source, native) if native else fingerprint_of(source, labels),
         labels=labels,
-        annotations=annotations,
+        annotations=item.get("annotations") or {},
         severity=normalise_severity(raw_severity, severity_table),
         source_severity=raw_severity,
         status=status,
-        starts_at=starts_at,
+        starts_at=starts_at or now,
         ends_at=ends_at,
-        generator_url=_optional_str(item, "generatorURL", where),
+        generator_url=item.get("generatorURL") or "",
         raw=item,
     )
 
@@ -106,19 +147,14 @@ def _optional_str(item: dict[str, Any], key: str, where: str) -> str:
     return value
 
 
-def _status(value: Any, ends_at: datetime | None, now: datetime, where: str) -> Status:
+def _status(value: str | None, ends_at: datetime | None, now: datetime) -> Status:
     if value is None:
         return Status.RESOLVED if ends_at is not None and ends_at <= now else Status.FIRING
-    try:
-        return Status(value)
-    except ValueError:
-        raise InputError(f"{where}.status", "expected 'firing' or 'resolved'") from None
+    return Status(value)
 
 
-def parse_push(
-    body: bytes, now: datetime, *, max_alerts: int, severity_table: Mapping[str, Severity] | None = None
-) -> list[Alert]:
-    """Parse a whole request body; every alert is validated before any is accepted."""
+def load_push(body: bytes, *, max_alerts: int) -> list[Any]:
+    """Decode and check a whole request body; the alert objects, every one valid, or InputError."""
     try:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -129,4 +165,13 @@ def parse_push(
         raise InputError("body", "expected a JSON list of alerts")
     if len(data) > max_alerts:
         raise InputError("body", f"too many alerts in one request ({len(data)} > {max_alerts})")
-    return [normalise_one(item, f"[{i}]", now, severity_table) for i, item in enumerate(data)]
+    for i, item in enumerate(data):
+        check_one(item, f"[{i}]")
+    return data
+
+
+def parse_push(
+    body: bytes, now: datetime, *, max_alerts: int, severity_table: Mapping[str, Severity] | None = None
+) -> list[Alert]:
+    """Parse a whole request body; every alert is validated before any is accepted."""
+    return [build_one(item, now, severity_table) for item in load_push(body, max_alerts=max_alerts)]

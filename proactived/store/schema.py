@@ -14,6 +14,7 @@ from sqlalchemy import (
     Dialect,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -117,4 +118,15 @@ outbox = Table(
     Column("done_at", UTCDateTime),
     Column("failed", Boolean, nullable=False, server_default="0"),
     Index("ix_outbox_pending", "topic", "done_at", "key", "id"),
+)
+
+
+# Accepted push requests not yet deduplicated: the request's body as received, in arrival order.
+intake = Table(
+    "intake",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("alerts", Integer, nullable=False),
+    Column("body", LargeBinary, nullable=False),
 )

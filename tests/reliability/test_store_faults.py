@@ -28,6 +28,7 @@ PG_BIN = sorted(glob.glob("/usr/lib/postgresql/*/bin"))[-1:] or [""]
 
 
 def _names(d: RunningDaemon) -> set[str]:
+    d.settle()
     with d.rt.store.reading() as conn:
         return {dict(i.labels)["alertname"] for i in incident_rows.list_incidents(conn)}
 

@@ -1,0 +1,220 @@
+"""The push intake: a checked request body is stored as received, then a stage deduplicates it.
+
+``POST /api/v1/alerts`` answers ``200`` once the body is committed to the ``intake`` table, which is as durable
+as the incidents themselves, so a burst is accepted at the speed of checking and storing it. The ``intake``
+stage then turns each stored body into alerts and runs them through the ingest step, deleting the row in the
+same transaction: every accepted request is deduplicated exactly once, in arrival order, across crashes.
+While requests keep arriving the stage waits (up to ``quiet_seconds``) so that accepting is not slowed by
+deduplicating, unless the backlog has reached half its bound; past the bound requests are answered ``503``.
+``?wait=true`` instead deduplicates in the request and answers with what it did.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+
+from proactived import telemetry
+from proactived.errors import InputError, StoreError
+from proactived.ingest import Ingestor, IngestSummary
+from proactived.model import Alert, Severity
+from proactived.sources.push import KIND, build_one, load_push
+from proactived.store import Store
+from proactived.store.engine import insert_rows
+from proactived.store.schema import intake as intake_table
+
+QUIET_SECONDS = 0.1
+DRAIN_BATCH = 20  # chunks per stage round
+CHUNK_REQUESTS = 100  # stored requests joined into one dedup transaction, at most
+CHUNK_ALERTS = 20_000  # alerts per dedup transaction, at most (a single larger request is still taken whole)
+MAX_BACKOFF_SECONDS = 5.0
+MAX_STORED_ALERTS = 10**9  # re-checking a stored request: its size was accepted already
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """What waits in the intake table."""
+
+    requests: int
+    alerts: int
+    oldest: datetime | None
+
+
+class _TakenElsewhere(Exception):
+    """The stored request was gone when its dedup tried to delete it."""
+
+
+class Intake:
+    """Stores checked push requests and drains them into the ingest step."""
+
+    def __init__(
+        self,
+        store: Store,
+        ingestor: Ingestor,
+        max_queued_alerts: Callable[[], int],
+        severity_table: Callable[[], dict[str, Severity] | None],
+        *,
+        quiet_seconds: float = QUIET_SECONDS,
+    ) -> None:
+        self.store = store
+        self.ingestor = ingestor
+        self.max_queued_alerts = max_queued_alerts
+        self.severity_table = severity_table
+        self.quiet_seconds = quiet_seconds
+        self._drain_lock = threading.Lock()  # one drainer at a time keeps arrival order
+        self._count_lock = threading.Lock()
+        self._last_accept = 0.0
+        self._accepts = 0
+        self._failures = 0
+        self._retry_at = 0.0
+        self._queued_requests, self._queued_alerts = self._count()
+
+    # ------------------------------------------------------------------ accepting
+
+    def full(self) -> bool:
+        """True when the backlog has reached its bound: new requests must be refused (503) until it drains."""
+        return self._queued_alerts >= self.max_queued_alerts()
+
+    def accept(self, body: bytes, received_at: datetime, *, max_alerts: int) -> int:
+        """Check ``body`` and store it for the stage; returns how many alerts it carried.
+
+        InputError (nothing stored) when any alert is invalid; StoreError when it could not be stored.
+        """
+        alerts = len(load_push(body, max_alerts=max_alerts))
+        if alerts == 0:
+            return 0
+        with self.store.transaction() as conn:
+            insert_rows(conn, intake_table, [{"received_at": received_at, "alerts": alerts, "body": body}])
+        with self._count_lock:
+            self._queued_requests += 1
+            self._queued_alerts += alerts
+            self._last_accept = time.monotonic()
+            self._accepts += 1
+        return alerts
+
+    def ingest_now(self, alerts: list[Alert]) -> IngestSummary:
+        """Deduplicate in the caller (``?wait=true``): what is queued first, so order is kept, then ``alerts``."""
+        with self._drain_lock:
+            while self._drain_one():
+                pass
+            return self.ingestor.ingest(alerts, source=KIND)
+
+    # ------------------------------------------------------------------ draining
+
+    def run_once(self) -> int:
+        """The ``intake`` stage: deduplicate stored requests; returns how many it handled (0 = idle or waiting)."""
+        if self._queued_requests == 0 or self._deferring() or time.monotonic() < self._retry_at:
+            return 0
+        handled = 0
+        try:
+            with self._drain_lock:
+                while handled < DRAIN_BATCH and not (handled and self._deferring()) and self._drain_one():
+                    handled += 1
+        except StoreError as exc:
+            self._failures += 1
+            self._retry_at = time.monotonic() + min(MAX_BACKOFF_SECONDS, QUIET_SECONDS * 2**self._failures)
+            if self._failures == 1:  # once per outage, not once per retry
+                telemetry.event("intake_store_error", logging.WARNING, error=str(exc), queued=self._queued_requests)
+            return handled
+        self._failures = 0
+        return handled
+
+    def drain(self, budget: float) -> None:
+        """Deduplicate what is stored for up to ``budget`` seconds (a clean stop); the rest waits for the next start."""
+        deadline = time.monotonic() + budget
+        with self._drain_lock:
+            while time.monotonic() < deadline and self._drain_one():
+                pass
+
+    def _deferring(self) -> bool:
+        """Requests are arriving and the backlog is below half its bound: accepting goes first."""
+        recent = time.monotonic() - self._last_accept < self.quiet_seconds
+        return recent and self._queued_alerts * 2 < self.max_queued_alerts()
+
+    def _drain_one(self) -> bool:
+        """Deduplicate the oldest stored requests, up to CHUNK_ALERTS alerts in one transaction.
+
+        One chunk costs one read of the repeats' state and one commit however many requests it joins, so a
+        backlog drains faster the longer it is. False when nothing is stored.
+        """
+        accepts = self._accepts
+        with self.store.reading() as conn:
+            rows = conn.execute(
+                select(intake_table.c.id, intake_table.c.received_at, intake_table.c.alerts, intake_table.c.body)
+                .order_by(intake_table.c.id)
+                .limit(CHUNK_REQUESTS)
+            ).all()
+        if not rows:
+            with self._count_lock:
+                if self._accepts == accepts:  # nothing was accepted meanwhile: the counters must be zero
+                    self._queued_requests, self._queued_alerts = 0, 0
+            return False
+        taken: list[Any] = []
+        total = 0
+        for row in rows:
+            if taken and total + row.alerts > CHUNK_ALERTS:
+                break
+            taken.append(row)
+            total += row.alerts
+        ids = [row.id for row in taken]
+
+        def delete_rows(conn: Any) -> None:
+            if conn.execute(intake_table.delete().where(intake_table.c.id.in_(ids))).rowcount != len(ids):
+                raise _TakenElsewhere()  # another daemon on the same store drained some: roll this back
+
+        alerts: list[Alert] = []
+        table = self.severity_table()
+        for row in taken:
+            alerts.extend(self._build(row.id, row.body, row.received_at, table))
+        with contextlib.suppress(_TakenElsewhere):
+            self.ingestor.ingest(alerts, source=KIND, also=delete_rows, count=False)
+        with self._count_lock:
+            self._queued_requests = max(0, self._queued_requests - len(taken))
+            self._queued_alerts = max(0, self._queued_alerts - total)
+        return True
+
+    def _build(self, row_id: int, body: bytes, received_at: datetime, table: dict[str, Severity] | None) -> list[Alert]:
+        """The alerts of one stored request. It was checked when accepted, so it is only decoded here; if it
+        no longer builds (a later version checks differently), it is checked again to log why and skipped."""
+        try:
+            return [build_one(item, received_at, table) for item in _alert_list(json.loads(body))]
+        except Exception:  # any failure means: check it properly to say what is wrong
+            try:
+                load_push(body, max_alerts=MAX_STORED_ALERTS)
+                raise InputError("body", "stored request could not be built into alerts")
+            except InputError as exc:
+                telemetry.event("intake_rejected", logging.ERROR, request=row_id, field=exc.field, error=exc.message)
+            return []
+
+    # ------------------------------------------------------------------ reporting
+
+    def backlog(self) -> Backlog:
+        """Read from the store (for status and metrics)."""
+        with self.store.reading() as conn:
+            requests, alerts, oldest = conn.execute(
+                select(
+                    func.count(),
+                    func.coalesce(func.sum(intake_table.c.alerts), 0),
+                    func.min(intake_table.c.received_at),
+                )
+            ).one()
+        return Backlog(int(requests), int(alerts), oldest)
+
+    def _count(self) -> tuple[int, int]:
+        backlog = self.backlog()
+        return backlog.requests, backlog.alerts
+
+
+def _alert_list(data: Any) -> list[Any]:
+    """The alert objects of a decoded push body (a list, or Alertmanager's ``{"alerts": [...]}``)."""
+    alerts = data["alerts"] if isinstance(data, dict) else data
+    return list(alerts)

@@ -1,0 +1,176 @@
+"""The push intake: a 200 means the request is stored; the intake stage deduplicates it exactly once, in order."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from proactived import telemetry
+from proactived.clock import ManualClock
+from proactived.dedup import DedupSettings
+from proactived.ingest import Ingestor
+from proactived.intake import Intake
+from proactived.store import Store
+from proactived.store import incidents as incident_rows
+from proactived.store.engine import insert_rows
+from proactived.store.schema import intake as intake_table
+from tests.conftest import T0
+from tests.running import RunningDaemon, make_config, running_daemon
+
+DOWN = {"labels": {"alertname": "Down", "host": "web1"}}
+SLOW = {"labels": {"alertname": "Slow", "host": "web2"}}
+
+
+def counts(store: Store) -> dict[str, tuple[str, int]]:
+    """alertname -> (status, count) of every incident."""
+    with store.reading() as conn:
+        return {i.labels["alertname"]: (i.status.value, i.count) for i in incident_rows.list_incidents(conn)}
+
+
+def stored_requests(store: Store) -> int:
+    with store.reading() as conn:
+        return int(conn.execute(select(func.count()).select_from(intake_table)).scalar_one())
+
+
+def hold_the_stage(d: RunningDaemon) -> None:
+    """Stop the intake stage and the drain at shutdown: what is accepted stays stored, like after a crash."""
+    d.rt.dispatcher.stop()
+    d.rt.stop_hooks.clear()
+
+
+def test_a_push_is_answered_once_stored_and_then_deduplicated_by_the_stage(tmp_path: Path, store_url: str) -> None:
+    with running_daemon(make_config(tmp_path, store_url)) as d:
+        response = d.post("/api/v1/alerts", [DOWN, SLOW, DOWN], wait=False)
+        assert response.status_code == 200
+        assert response.json() == {"status": "success", "accepted": 3, "queued": 3}
+        d.settle()
+        assert counts(d.rt.store) == {"Down": ("firing", 2), "Slow": ("firing", 1)}
+        assert stored_requests(d.rt.store) == 0
+
+
+def test_accepted_pushes_survive_a_stop_before_dedup_and_count_once_after_restarts(
+    tmp_path: Path, store_url: str
+) -> None:
+    config = make_config(tmp_path, store_url)
+    with running_daemon(config) as d:
+        hold_the_stage(d)
+        for body in ([DOWN], [DOWN, SLOW], [{**SLOW, "status": "resolved"}]):
+            assert d.post("/api/v1/alerts", body, wait=False).status_code == 200
+        assert counts(d.rt.store) == {}
+        assert stored_requests(d.rt.store) == 3
+    with running_daemon(config) as d:
+        d.settle()
+        assert counts(d.rt.store) == {"Down": ("firing", 2), "Slow": ("resolved", 1)}
+    with running_daemon(config) as d:  # a further restart finds nothing left to apply again
+        d.settle()
+        assert counts(d.rt.store) == {"Down": ("firing", 2), "Slow": ("resolved", 1)}
+        assert stored_requests(d.rt.store) == 0
+
+
+def test_a_clean_stop_deduplicates_what_it_accepted(tmp_path: Path, store_url: str) -> None:
+    config = make_config(tmp_path, store_url)
+    with running_daemon(config) as d:
+        d.rt.dispatcher.stop()
+        assert d.post("/api/v1/alerts", [DOWN], wait=False).status_code == 200
+        store = d.rt.store
+        assert stored_requests(store) == 1
+    reopened = Store(config.store_url())
+    try:
+        assert counts(reopened) == {"Down": ("firing", 1)}
+        assert stored_requests(reopened) == 0
+    finally:
+        reopened.close()
+
+
+def test_wait_true_deduplicates_what_was_queued_before_it_first(tmp_path: Path, store_url: str) -> None:
+    with running_daemon(make_config(tmp_path, store_url)) as d:
+        hold_the_stage(d)
+        assert d.post("/api/v1/alerts", [DOWN], wait=False).status_code == 200
+        response = d.post("/api/v1/alerts", [{**DOWN, "status": "resolved"}], wait=True)
+        assert response.status_code == 200
+        body = response.json()
+        assert (body["accepted"], body["queued"], body["opened"], body["resolved"]) == (1, 0, 0, 1)
+        assert counts(d.rt.store) == {"Down": ("resolved", 1)}
+
+
+def test_a_full_backlog_is_answered_503_with_retry_after_and_stores_nothing_more(
+    tmp_path: Path, store_url: str
+) -> None:
+    with running_daemon(make_config(tmp_path, store_url, server={"max_queued_alerts": 3})) as d:
+        hold_the_stage(d)
+        assert d.post("/api/v1/alerts", [DOWN, SLOW], wait=False).status_code == 200
+        assert d.post("/api/v1/alerts", [DOWN, SLOW], wait=False).status_code == 200
+        refused = d.post("/api/v1/alerts", [DOWN], wait=False)
+        assert refused.status_code == 503
+        assert refused.headers["Retry-After"] == "5"
+        assert "backlog" in refused.json()["error"]
+        assert d.rt.status_providers["intake"]()["queued_alerts"] == 4
+        assert stored_requests(d.rt.store) == 2
+        # waiting clients are still served: they drain the backlog themselves, in order
+        assert d.post("/api/v1/alerts", [SLOW], wait=True).status_code == 200
+        assert counts(d.rt.store) == {"Down": ("firing", 2), "Slow": ("firing", 3)}
+        assert d.post("/api/v1/alerts", [DOWN], wait=False).status_code == 200
+
+
+def test_an_invalid_push_is_refused_whole_and_nothing_is_stored(tmp_path: Path, store_url: str) -> None:
+    with running_daemon(make_config(tmp_path, store_url)) as d:
+        hold_the_stage(d)
+        response = d.post("/api/v1/alerts", [DOWN, {"labels": {"alertname": "X"}, "endsAt": "yesterday"}], wait=False)
+        assert response.status_code == 400
+        assert response.json()["field"] == "[1].endsAt"
+        assert stored_requests(d.rt.store) == 0
+
+
+def test_queued_pushes_are_counted_once_in_the_received_metric(tmp_path: Path, store_url: str) -> None:
+    accepted = telemetry.ALERTS_RECEIVED.labels("push", "accepted")
+    with running_daemon(make_config(tmp_path, store_url)) as d:
+        before = accepted._value.get()
+        assert d.post("/api/v1/alerts", [DOWN, SLOW], wait=False).status_code == 200
+        d.settle()
+        assert accepted._value.get() - before == 2
+
+
+def test_the_stage_lets_a_burst_be_accepted_first_unless_half_the_bound_is_queued(store: Store) -> None:
+    clock = ManualClock(T0)
+    ingestor = Ingestor(store, clock, lambda: DedupSettings())
+    bound = {"alerts": 100}
+    intake = Intake(store, ingestor, lambda: bound["alerts"], lambda: None, quiet_seconds=3600)
+    assert intake.accept(b'[{"labels": {"alertname": "A"}}]', T0, max_alerts=10) == 1
+    assert intake.run_once() == 0, "requests are arriving: the stage waits"
+    assert counts(store) == {}
+    bound["alerts"] = 2  # one queued alert is half of this bound: accepting no longer goes first
+    assert intake.run_once() == 1
+    assert counts(store) == {"A": ("firing", 1)}
+    assert intake.run_once() == 0
+
+
+def test_stored_bodies_are_read_with_the_time_they_were_received(store: Store) -> None:
+    clock = ManualClock(T0)
+    intake = Intake(store, Ingestor(store, clock, lambda: DedupSettings()), lambda: 100, lambda: None, quiet_seconds=0)
+    received = T0 - timedelta(hours=1)
+    assert intake.accept(b'[{"labels": {"alertname": "A"}}]', received, max_alerts=10) == 1
+    assert intake.run_once() == 1
+    with store.reading() as conn:
+        (incident,) = incident_rows.list_incidents(conn)
+    assert incident.starts_at == received
+
+
+def test_a_stored_request_that_no_longer_builds_is_logged_and_skipped_and_the_rest_applied(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    intake = Intake(store, Ingestor(store, ManualClock(T0), lambda: DedupSettings()), lambda: 100, lambda: None)
+    with store.transaction() as conn:  # as if an older version had accepted what this one refuses
+        old = b'[{"labels": {"alertname": "Old"}, "status": "gone"}]'
+        insert_rows(conn, intake_table, [{"received_at": T0, "alerts": 1, "body": old}])
+    assert intake.accept(b'[{"labels": {"alertname": "A"}}]', T0, max_alerts=10) == 1
+    intake.quiet_seconds = 0
+    with caplog.at_level(logging.ERROR, logger="proactived"):
+        assert intake.run_once() == 1
+    assert counts(store) == {"A": ("firing", 1)}
+    assert stored_requests(store) == 0
+    (record,) = [r for r in caplog.records if r.getMessage() == "intake_rejected"]
+    assert record.fields["field"] == "[0].status"  # type: ignore[attr-defined]
