@@ -7,6 +7,8 @@ import ctypes
 import logging
 import os
 import signal
+import subprocess
+import sys
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -21,6 +23,7 @@ from proactived import telemetry
 from proactived.clock import Clock, SystemClock
 from proactived.config.load import load_config
 from proactived.config.models import Config
+from proactived.config.secrets import redact
 from proactived.errors import ConfigError, StoreError
 from proactived.features import install_all
 from proactived.http.wsgi import WsgiApp
@@ -49,13 +52,31 @@ def limit_malloc_arenas(libc: Any = None, environ: Mapping[str, str] = os.enviro
     return bool(mallopt(M_ARENA_MAX, MALLOC_ARENAS))
 
 
-def build_runtime(config: Config, config_path: Path, clock: Clock | None = None) -> Runtime:
-    """Open (and migrate) the store and install every feature."""
+def build_runtime(
+    config: Config, config_path: Path, clock: Clock | None = None, *, migrate_apart: bool = False
+) -> Runtime:
+    """Open (and migrate) the store and install every feature.
+
+    With ``migrate_apart`` pending migrations run in a ``proactived db upgrade`` child: Alembic costs ~8 MiB
+    that would otherwise stay resident in the long-running process. The in-process upgrade then only
+    confirms the heads (and still migrates if the child left anything pending).
+    """
     store = Store(config.store_url(), sqlite_synchronous=config.store.sqlite_synchronous)
+    if migrate_apart and not store.at_heads():
+        migrate_in_child(config_path)
     store.upgrade()
     rt = Runtime(config=config, config_path=config_path, store=store, clock=clock or SystemClock())
     install_all(rt)
     return rt
+
+
+def migrate_in_child(config_path: Path) -> None:
+    """Run ``proactived db upgrade`` on the same config; StoreError with its last words when it fails."""
+    cmd = [sys.executable, "-m", "proactived", "db", "upgrade", "--config", str(config_path)]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        lines = done.stderr.strip().splitlines() or [f"exit status {done.returncode}"]
+        raise StoreError(f"schema migration failed: {redact(lines[-1])}")
 
 
 class Daemon:
@@ -179,7 +200,7 @@ def run(config_path: Path) -> int:
     telemetry.event("config_loaded", path=str(config_path))
     limit_malloc_arenas()
     try:
-        daemon = Daemon(build_runtime(config, config_path))
+        daemon = Daemon(build_runtime(config, config_path, migrate_apart=True))
     except ConfigError as exc:  # features validate their own files (e.g. rules.d) while installing
         print("\n".join(exc.problems))
         return 1

@@ -85,6 +85,11 @@ class Store:
         except DBAPIError as exc:
             raise StoreError(f"store read failed: {type(exc.orig).__name__}: {exc.orig}") from exc
 
+    def at_heads(self) -> bool:
+        """True when no migration is pending (read from the version table, without loading Alembic)."""
+        with self.engine.connect() as conn:
+            return stored_revisions(conn) == HEADS
+
     def upgrade(self) -> None:
         """Apply every pending migration (all branches); Alembic is loaded only when some are pending."""
         with self._write_lock, self.engine.begin() as conn:
