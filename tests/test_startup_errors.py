@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from proactived.store import Store
+
 
 def run(tmp_path: Path, yaml: str) -> subprocess.CompletedProcess[str]:
     config = tmp_path / "proactived.yaml"
@@ -31,3 +33,18 @@ def test_a_taken_http_address_exits_5_naming_it(tmp_path: Path) -> None:
         out = run(tmp_path, f"server:\n  listen: 127.0.0.1:{port}\n")
     assert out.returncode == 5
     assert f'event=cannot_listen listen=127.0.0.1:{port} error="Address already in use"' in out.stderr
+
+
+def test_a_store_migrated_by_a_newer_version_exits_3_naming_the_revision_it_does_not_know(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'state' / 'proactived.db'}")
+    store.upgrade()
+    with store.transaction() as conn:
+        conn.exec_driver_sql(
+            "UPDATE alembic_version SET version_num = '9999_future' WHERE version_num = '0101_tickets'"
+        )
+    store.close()
+    out = run(tmp_path, "")
+    assert out.returncode == 3
+    (line,) = [x for x in out.stderr.splitlines() if "event=store_unreachable" in x]
+    assert "schema migration failed" in line and "9999_future" in line
+    assert "Traceback" not in out.stderr

@@ -9,7 +9,6 @@ from typing import Any
 
 from proactived.cli.common import add_config_option, config_or_exit
 from proactived.errors import ConfigError
-from proactived.rules.explain import explain, parse_labels
 from proactived.rules.load import load_for_config, load_rules, rule_files
 from proactived.rules.ruleset import RuleSet
 
@@ -38,6 +37,8 @@ def _rules(args: argparse.Namespace) -> RuleSet | None:
 
 
 def handle(args: argparse.Namespace) -> int:
+    from proactived.rules.explain import explain, parse_labels  # loads for this command only
+
     try:
         labels = parse_labels(args.labels)
     except ValueError as exc:

@@ -6,13 +6,14 @@ import argparse
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import requests
+from typing import TYPE_CHECKING, Any
 
 from proactived.config.load import load_config
 from proactived.errors import ConfigError, TransportError
 from proactived.http_client import HttpClient, RetryPolicy
+
+if TYPE_CHECKING:
+    import requests
 
 
 def add_remote_options(parser: argparse.ArgumentParser) -> None:

@@ -12,8 +12,6 @@ from proactived.cli.common import add_config_option, config_or_exit
 from proactived.errors import ConfigError, StoreError
 from proactived.reports import periods
 from proactived.reports.config import ReportConfig
-from proactived.reports.render import render
-from proactived.reports.runner import build, deliver, pick_services
 from proactived.reports.schedule import check
 from proactived.store import Store
 
@@ -50,6 +48,9 @@ def _period(args: argparse.Namespace, tz: str, now: datetime) -> periods.Period:
 
 
 def handle(args: argparse.Namespace) -> int:
+    from proactived.reports.render import render  # the report pipeline loads for this command only
+    from proactived.reports.runner import build, deliver, pick_services
+
     config = config_or_exit(args)
     if config is None:
         return 1

@@ -9,7 +9,6 @@ from typing import Any
 
 from proactived.errors import ConfigError
 from proactived.rules.load import TEST_SUFFIXES
-from proactived.rules.ruletest import run_file
 
 
 def add_parser(sub: Any) -> None:
@@ -35,6 +34,8 @@ def test_files(paths: list[Path]) -> list[Path]:
 
 
 def handle(args: argparse.Namespace) -> int:
+    from proactived.rules.ruletest import run_file  # the rule simulator loads for this command only
+
     files = test_files(args.paths)
     if not files:
         print(f"no *_test.yaml files in {', '.join(map(str, args.paths))}", file=sys.stderr)

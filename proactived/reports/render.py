@@ -16,13 +16,13 @@ import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from jinja2 import FileSystemLoader, StrictUndefined
-from jinja2.sandbox import SandboxedEnvironment
-
 from proactived.reports.model import Outage, Report, ServiceResult
+
+if TYPE_CHECKING:
+    from jinja2.sandbox import SandboxedEnvironment
 
 TEMPLATES = Path(__file__).parent / "templates"
 DEFAULT_NAMES = {"html": "report.html.j2", "text": "report.txt.j2", "subject": "subject.txt.j2"}
@@ -110,6 +110,9 @@ def timeline(report: Report, outages: tuple[Outage, ...]) -> list[dict[str, Any]
 
 
 def _environment(autoescape: bool, tz: str) -> SandboxedEnvironment:
+    from jinja2 import FileSystemLoader, StrictUndefined  # loaded only when a report is rendered
+    from jinja2.sandbox import SandboxedEnvironment
+
     env = SandboxedEnvironment(
         loader=FileSystemLoader(TEMPLATES),
         autoescape=autoescape,

@@ -9,18 +9,21 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import proactived.reports.events  # noqa: F401  # registers the report metrics at start (the rest loads when due)
 from proactived import telemetry
 from proactived.config.models import Config
 from proactived.config.yamlsource import YamlSyntaxError, read_yaml
 from proactived.errors import ConfigError
 from proactived.reports import ledger, periods
 from proactived.reports.config import ReportConfig, reference_problems
-from proactived.reports.inputs import Inputs
-from proactived.reports.mail import SmtpSender
-from proactived.reports.runner import deliver
 from proactived.runtime import Runtime
 from proactived.store import Store
+
+if TYPE_CHECKING:
+    from proactived.reports.inputs import Inputs
+    from proactived.reports.mail import SmtpSender
 
 RETRY_EVERY = timedelta(hours=1)
 _LOOKBACKS = (timedelta(days=2), timedelta(days=33), timedelta(days=370))
@@ -106,6 +109,9 @@ class ReportScheduler:
         if fire is None:
             return "nothing-due"
         period = periods.resolve(cfg.period, fire, cfg.time_zone)
+        # The report pipeline (computation, rendering, mail) loads when a report is first due, not at start.
+        from proactived.reports.runner import deliver
+
         outcome = deliver(store, cfg, config.services, config.smtp, period, now, self.inputs, self.sender)
         with store.transaction() as conn:
             ledger.mark_run(conn, name, fire)

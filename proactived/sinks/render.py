@@ -13,13 +13,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jinja2 import StrictUndefined, Template
-from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
 from proactived.ticket_actions import IncidentView, ProblemView, TicketAction, TicketKind
+
+if TYPE_CHECKING:
+    from jinja2 import Template
+    from jinja2.sandbox import SandboxedEnvironment
 
 TRUNCATED = "\n\n[… truncated by proactived: the full text is kept in its store]"
 LINK_ANNOTATIONS = (
@@ -186,6 +188,10 @@ def _labels(incident: IncidentView) -> str:
 
 @cache
 def _environment(dialect_name: str, plain: bool) -> SandboxedEnvironment:
+    # Jinja2 loads with the first ticket rendered, not with the daemon (~1 MiB a daemon without desks spares).
+    from jinja2 import StrictUndefined
+    from jinja2.sandbox import SandboxedEnvironment
+
     dialect = DIALECTS[dialect_name]
     finalize: Callable[[Any], Any] = (
         (lambda v: "" if v is None else v)

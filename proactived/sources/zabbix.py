@@ -12,9 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-import requests
 from pydantic import Field, model_validator
-from pyzabbix.api import ZabbixAPI, ZabbixAPIException
 
 from proactived.config.secrets import Secret
 from proactived.errors import InputError, TransportError
@@ -167,6 +165,9 @@ class ZabbixSource:
     def __init__(self, config: ZabbixConfig, now: Callable[[], datetime]) -> None:
         self.config = config
         self.now = now
+        # pyzabbix (and requests, which it uses) load only for a configured Zabbix source.
+        from pyzabbix.api import ZabbixAPI
+
         self.http = HttpClient(timeout=config.timeout.total_seconds(), verify=config.tls_verify)
         self.api = ZabbixAPI(config.frontend, session=self.http.session, timeout=config.timeout.total_seconds())
         self.http.session.headers["User-Agent"] = USER_AGENT
@@ -221,6 +222,9 @@ class ZabbixSource:
         raise InputError("problem.get", f"more than {MAX_PAGES} pages of problems")
 
     def _call(self, method: str, **params: Any) -> Any:
+        import requests
+        from pyzabbix.api import ZabbixAPIException
+
         try:
             if not self._logged_in:
                 self._login()
