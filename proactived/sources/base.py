@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
 
@@ -129,13 +130,48 @@ class Collected:
 
     ``keep`` holds alerts the source still reports but that we do not (re)announce — e.g. silenced ones
     when suppressed alerts are skipped. They must not be resolved just because they were not ingested.
+    ``known`` is what a source that reuses its normalisation hands to its next fetch (see ``Reuse``).
     """
 
-    __slots__ = ("alerts", "keep")
+    __slots__ = ("alerts", "keep", "known")
 
-    def __init__(self, alerts: list[Alert], keep: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self, alerts: list[Alert], keep: frozenset[str] = frozenset(), known: Mapping[str, Known] | None = None
+    ) -> None:
         self.alerts = alerts
         self.keep = keep
+        self.known: Mapping[str, Known] = known or {}
+
+
+@dataclass(frozen=True, slots=True)
+class Known:
+    """One item of a fetch as normalised: the payload fields it was built from, its alert, whether only kept."""
+
+    key: tuple[Any, ...]
+    alert: Alert
+    kept: bool
+
+
+class Reuse:
+    """The items a source normalised in its previous fetch, by the source's own id, for the next fetch to reuse.
+
+    An item whose change key (the payload fields ``normalise`` reads) is equal is neither validated nor
+    normalised again: its previous ``Alert`` object is taken as it is. A changed severity table (a reload)
+    voids them all.
+    """
+
+    def __init__(self) -> None:
+        self.known: Mapping[str, Known] = {}
+        self.table: dict[str, Severity] | None = None
+
+    def offer(self, table: Mapping[str, Severity]) -> Mapping[str, Known]:
+        """What the next fetch may reuse under ``table``."""
+        return self.known if table == self.table else {}
+
+    def remember(self, table: Mapping[str, Severity], collected: Collected) -> Collected:
+        """Keep what this fetch normalised under ``table``; returns ``collected``."""
+        self.known, self.table = collected.known, dict(table)
+        return collected
 
 
 def merged_table(global_map: Mapping[str, Severity], own: Mapping[str, Severity]) -> dict[str, Severity]:
