@@ -20,7 +20,7 @@ from proactived.errors import StoreError
 from proactived.ingest import IngestSummary
 from proactived.model import Alert, Severity, Status
 from proactived.runtime import Runtime
-from proactived.sources import alertmanager, build_source
+from proactived.sources import alertmanager, build_source, prometheus
 from proactived.sources.base import merged_table
 from proactived.sources.poller import SourcePoller
 from proactived.store.schema import incident_history, incidents, outbox
@@ -198,3 +198,17 @@ def test_an_unchanged_api_alert_is_not_normalised_again_unless_the_severity_tabl
     source.reuse.remember(merged_table({}, {}), first)
     assert source.reuse.offer(merged_table({}, {})) is first.known
     assert source.reuse.offer(merged_table({"warning": Severity.HIGH}, {})) == {}
+
+
+def test_an_unchanged_prometheus_alert_is_not_normalised_again_though_its_value_moved() -> None:
+    def body(value: str, summary: str) -> dict[str, Any]:
+        alert = {"labels": {"alertname": "Load", "instance": "h1", "severity": "warning"}, "state": "firing",
+                 "annotations": {"summary": summary}, "activeAt": "2026-11-02T08:00:00Z", "value": value}  # fmt: skip
+        return {"status": "success", "data": {"alerts": [alert]}}
+
+    first = prometheus.normalise(body("1.5e+00", "high load"), "prom", T0)
+    (again,) = prometheus.normalise(body("2.5e+00", "high load"), "prom", T0, previous=first.known).alerts
+    assert again is first.alerts[0]
+    (changed,) = prometheus.normalise(body("2.5e+00", "very high"), "prom", T0, previous=first.known).alerts
+    assert changed is not first.alerts[0] and changed.annotations == {"summary": "very high"}
+    assert changed.fingerprint == again.fingerprint
