@@ -7,6 +7,7 @@ poller starting afresh (a restart) reconciles its source's open incidents with w
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -21,7 +22,7 @@ from proactived.ingest import IngestSummary
 from proactived.model import Alert, Severity, Status
 from proactived.runtime import Runtime
 from proactived.sources import alertmanager, build_source, prometheus
-from proactived.sources.base import merged_table
+from proactived.sources.base import collector_paused, merged_table
 from proactived.sources.poller import SourcePoller
 from proactived.store.schema import incident_history, incidents, outbox
 from tests.conftest import T0
@@ -212,3 +213,19 @@ def test_an_unchanged_prometheus_alert_is_not_normalised_again_though_its_value_
     (changed,) = prometheus.normalise(body("2.5e+00", "very high"), "prom", T0, previous=first.known).alerts
     assert changed is not first.alerts[0] and changed.annotations == {"summary": "very high"}
     assert changed.fingerprint == again.fingerprint
+
+
+def test_the_collector_pause_nests_and_leaves_a_disabled_collector_disabled() -> None:
+    assert gc.isenabled()
+    with collector_paused():
+        with collector_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # the outer block still runs
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with collector_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
