@@ -64,7 +64,7 @@ def normalise(
         if str(item.get("state")) not in wanted:
             continue
         labels, key = item.get("labels"), tuple(map(item.get, _CHANGE_FIELDS))
-        fingerprint = fingerprint_of(source, labels) if isinstance(labels, dict) else ""
+        fingerprint = fingerprint_of(source, labels) if previous and isinstance(labels, dict) else ""
         seen = previous.get(fingerprint)
         if seen is None or seen.key != key:
             seen = Known(key, _alert(item, where, source, now, severity_table, base_url), kept=False)
