@@ -81,6 +81,8 @@ class Store:
                 yield conn
         except DBAPIError as exc:
             raise StoreError(f"store read failed: {type(exc.orig).__name__}: {exc.orig}") from exc
+        except SQLAlchemyError as exc:  # e.g. no pooled connection free in time: as for writes, a StoreError
+            raise StoreError(f"store read failed: {exc}") from exc
 
     def upgrade(self) -> None:
         """Apply every pending migration (all branches)."""
