@@ -26,15 +26,15 @@ def zabbix_result(name: str) -> Any:
 
 
 def test_it_keeps_firing_prometheus_alerts_and_drops_pending_unless_asked() -> None:
-    firing = prometheus.normalise(fixture("prometheus/prometheus_api_v1_alerts_firing.json"), "prom", T0)
+    firing = prometheus.normalise(fixture("prometheus/prometheus_api_v1_alerts_firing.json"), "prom", T0).alerts
     assert [a.labels["alertname"] for a in firing] == ["TargetDown"]
     alert = firing[0]
     assert alert.fingerprint == fingerprint_of("prom", alert.labels)
     assert alert.severity is Severity.CRITICAL and alert.status is Status.FIRING
     assert alert.starts_at.isoformat() == "2026-11-23T07:06:20.360859+00:00"  # nanoseconds cut, not refused
     pending = fixture("prometheus/prometheus_api_v1_alerts_pending.json")
-    assert prometheus.normalise(pending, "prom", T0) == []
-    assert len(prometheus.normalise(pending, "prom", T0, include_pending=True)) == 1
+    assert prometheus.normalise(pending, "prom", T0).alerts == []
+    assert len(prometheus.normalise(pending, "prom", T0, include_pending=True).alerts) == 1
 
 
 def test_it_refuses_a_prometheus_error_envelope_naming_the_field() -> None:

@@ -15,11 +15,12 @@ from pydantic import Field
 
 from proactived.errors import InputError
 from proactived.model import Alert, Severity, Status, fingerprint_of, normalise_severity, source_fingerprint
-from proactived.sources.base import Collected, HttpPollConfig, json_body
+from proactived.sources.base import Collected, HttpPollConfig, Known, Reuse, json_body
 from proactived.sources.push import MAX_ANNOTATION, MAX_LABELS, MAX_VALUE, parse_time, string_map
 
 KIND = "alertmanager"
 WEBHOOK_VERSION = "4"
+_CHANGE_FIELDS = ("labels", "annotations", "startsAt", "generatorURL", "status")
 
 
 class AlertmanagerConfig(HttpPollConfig):
@@ -110,33 +111,69 @@ def normalise(
     severity_table: Mapping[str, Severity] | None = None,
     kind: str = KIND,
     strip_internal: bool = False,
+    previous: Mapping[str, Known] | None = None,
 ) -> Collected:
-    """A ``/api/v2/alerts`` response → active alerts; suppressed ones are carried or only kept open."""
+    """A ``/api/v2/alerts`` response → active alerts; suppressed ones are carried or only kept open.
+
+    ``previous`` is the last fetch's ``known``: an alert whose ``change_key`` is unchanged reuses its previous
+    result without being validated again (a steady poll of 10,000 alerts costs their decoding and a lookup).
+    """
     if not isinstance(payload, list):
         raise InputError("body", "expected a JSON list of alerts")
+    previous = previous or {}
     alerts: list[Alert] = []
     keep: set[str] = set()
+    known: dict[str, Known] = {}
     for i, item in enumerate(payload):
-        where = f"[{i}]"
         if not isinstance(item, dict):
-            raise InputError(where, "expected an object")
-        reason = suppression(item, where, kind)
-        alert = am_alert(
-            item,
-            where,
-            source=source,
-            kind=kind,
-            now=now,
-            status=Status.FIRING,
-            severity_table=severity_table,
-            strip_internal=strip_internal,
-            suppressed=reason,
-        )
-        if reason and not include_suppressed:
-            keep.add(alert.fingerprint)  # silenced is not resolved: leave an open incident open
+            raise InputError(f"[{i}]", "expected an object")
+        native, key = item.get("fingerprint"), change_key(item)
+        seen = previous.get(native) if isinstance(native, str) else None
+        if seen is None or seen.key != key:
+            seen = _known(item, f"[{i}]", key, source, kind, now, include_suppressed, severity_table, strip_internal)
+        if isinstance(native, str):
+            known[native] = seen
+        if seen.kept:
+            keep.add(seen.alert.fingerprint)  # silenced is not resolved: leave an open incident open
         else:
-            alerts.append(alert)
-    return Collected(alerts, frozenset(keep))
+            alerts.append(seen.alert)
+    return Collected(alerts, frozenset(keep), known)
+
+
+def change_key(item: dict[str, Any]) -> tuple[Any, ...]:
+    """The fields of an API alert that ``normalise`` reads (besides its fingerprint).
+
+    ``endsAt`` and ``updatedAt`` are left out: both move each time Prometheus re-sends a firing alert, and
+    an active alert's end is not used. ``status`` holds the state and the silences/inhibitions behind it.
+    """
+    return tuple(map(item.get, _CHANGE_FIELDS))
+
+
+def _known(
+    item: dict[str, Any],
+    where: str,
+    key: tuple[Any, ...],
+    source: str,
+    kind: str,
+    now: datetime,
+    include_suppressed: bool,
+    severity_table: Mapping[str, Severity] | None,
+    strip_internal: bool,
+) -> Known:
+    """Validate and normalise one API alert."""
+    reason = suppression(item, where, kind)
+    alert = am_alert(
+        item,
+        where,
+        source=source,
+        kind=kind,
+        now=now,
+        status=Status.FIRING,
+        severity_table=severity_table,
+        strip_internal=strip_internal,
+        suppressed=reason,
+    )
+    return Known(key, alert, bool(reason) and not include_suppressed)
 
 
 def normalise_webhook(
@@ -194,19 +231,22 @@ class AlertmanagerSource:
         self.config = config
         self.now = now
         self.client = config.client()
+        self.reuse = Reuse()
 
     def collect(self, severity_table: Mapping[str, Severity]) -> Collected:
         params: list[tuple[str, str]] = [("active", "true")] + [("filter", m) for m in self.config.filter]
         if self.config.receiver:
             params.append(("receiver", self.config.receiver))
         response = self.client.request("GET", self.config.url + "/api/v2/alerts", params=params)
-        return normalise(
+        collected = normalise(
             json_body(response, "body"),
             self.config.name,
             self.now(),
             include_suppressed=self.config.include_suppressed,
             severity_table=severity_table,
+            previous=self.reuse.offer(severity_table),
         )
+        return self.reuse.remember(severity_table, collected)
 
     def close(self) -> None:
         self.client.close()

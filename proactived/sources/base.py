@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import re
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
 
@@ -129,13 +133,48 @@ class Collected:
 
     ``keep`` holds alerts the source still reports but that we do not (re)announce — e.g. silenced ones
     when suppressed alerts are skipped. They must not be resolved just because they were not ingested.
+    ``known`` is what a source that reuses its normalisation hands to its next fetch (see ``Reuse``).
     """
 
-    __slots__ = ("alerts", "keep")
+    __slots__ = ("alerts", "keep", "known")
 
-    def __init__(self, alerts: list[Alert], keep: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self, alerts: list[Alert], keep: frozenset[str] = frozenset(), known: Mapping[str, Known] | None = None
+    ) -> None:
         self.alerts = alerts
         self.keep = keep
+        self.known: Mapping[str, Known] = known or {}
+
+
+@dataclass(frozen=True, slots=True)
+class Known:
+    """One item of a fetch as normalised: the payload fields it was built from, its alert, whether only kept."""
+
+    key: tuple[Any, ...]
+    alert: Alert
+    kept: bool
+
+
+class Reuse:
+    """The items a source normalised in its previous fetch, by the source's own id, for the next fetch to reuse.
+
+    An item whose change key (the payload fields ``normalise`` reads) is equal is neither validated nor
+    normalised again: its previous ``Alert`` object is taken as it is. A changed severity table (a reload)
+    voids them all.
+    """
+
+    def __init__(self) -> None:
+        self.known: Mapping[str, Known] = {}
+        self.table: dict[str, Severity] | None = None
+
+    def offer(self, table: Mapping[str, Severity]) -> Mapping[str, Known]:
+        """What the next fetch may reuse under ``table``."""
+        return self.known if table == self.table else {}
+
+    def remember(self, table: Mapping[str, Severity], collected: Collected) -> Collected:
+        """Keep what this fetch normalised under ``table``; returns ``collected``."""
+        self.known, self.table = collected.known, dict(table)
+        return collected
 
 
 def merged_table(global_map: Mapping[str, Severity], own: Mapping[str, Severity]) -> dict[str, Severity]:
@@ -146,6 +185,37 @@ def merged_table(global_map: Mapping[str, Severity], own: Mapping[str, Severity]
 def json_body(response: Any, what: str) -> Any:
     """Decode a JSON response body, or raise InputError naming ``what``."""
     try:
-        return response.json()
+        with collector_paused():
+            return response.json()
     except ValueError:
         raise InputError(what, "response is not JSON") from None
+
+
+class _Pauses:
+    """How many ``collector_paused`` blocks are running, and whether the collector was on before the first."""
+
+    lock = threading.Lock()
+    running = 0
+    resume = False
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Hold off CPython's cyclic garbage collector while a large structure that will all survive is built.
+
+    Decoding 10,000 alerts allocates ~150,000 containers; they trigger full collections that walk the whole
+    heap and free nothing — 0.1 s of CPU in a poll that otherwise costs 0.04 s to decode. The collector is
+    process-wide, so this wraps CPU-bound steps only, never a wait; concurrent pauses switch it back once.
+    """
+    with _Pauses.lock:
+        if _Pauses.running == 0:
+            _Pauses.resume = gc.isenabled()
+            gc.disable()
+        _Pauses.running += 1
+    try:
+        yield
+    finally:
+        with _Pauses.lock:
+            _Pauses.running -= 1
+            if _Pauses.running == 0 and _Pauses.resume:
+                gc.enable()

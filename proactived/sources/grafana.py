@@ -18,7 +18,7 @@ from pydantic import Field
 from proactived.errors import InputError
 from proactived.model import Alert, Severity
 from proactived.sources import alertmanager
-from proactived.sources.base import Collected, HttpPollConfig, json_body
+from proactived.sources.base import Collected, HttpPollConfig, Known, Reuse, json_body
 
 KIND = "grafana"
 WEBHOOK_VERSION = "1"
@@ -45,6 +45,7 @@ def normalise(
     *,
     include_suppressed: bool = False,
     severity_table: Mapping[str, Severity] | None = None,
+    previous: Mapping[str, Known] | None = None,
 ) -> Collected:
     """``/api/alertmanager/grafana/api/v2/alerts`` → alerts, private labels dropped from display."""
     return alertmanager.normalise(
@@ -55,6 +56,7 @@ def normalise(
         severity_table=severity_table,
         kind=KIND,
         strip_internal=True,
+        previous=previous,
     )
 
 
@@ -90,18 +92,21 @@ class GrafanaSource:
         self.config = config
         self.now = now
         self.client = config.client()
+        self.reuse = Reuse()
 
     def collect(self, severity_table: Mapping[str, Severity]) -> Collected:
         url = f"{self.config.url}/api/alertmanager/{self.config.alertmanager}/api/v2/alerts"
         params = [("active", "true")] + [("filter", m) for m in self.config.filter]
         response = self.client.request("GET", url, params=params)
-        return normalise(
+        collected = normalise(
             json_body(response, "body"),
             self.config.name,
             self.now(),
             include_suppressed=self.config.include_suppressed,
             severity_table=severity_table,
+            previous=self.reuse.offer(severity_table),
         )
+        return self.reuse.remember(severity_table, collected)
 
     def close(self) -> None:
         self.client.close()

@@ -3,6 +3,12 @@
 A successful poll ingests what the source reports and resolves this source's open incidents that it no
 longer lists. A failed poll changes nothing of them: after ``unreachable_after`` failures in a row the
 daemon raises its own ``SourceUnreachable`` alert instead, resolved by the next successful poll.
+
+Only what changed is ingested: an alert equal to the one the previous successful poll listed, whose incident
+the store still has firing, is left alone — so a steady poll writes nothing, and such an incident's count
+and last-seen time stay those of the poll that last saw it change (the source's last successful poll is the
+``proactived_source_last_success_timestamp_seconds`` metric). The store, not this memory, says which
+incidents are firing, so the first poll after a restart (or after a resolve from elsewhere) reconciles.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from proactived.config.secrets import redact
 from proactived.errors import InputError, StoreError, TransportError
 from proactived.model import Alert, Severity, Status, fingerprint_of
 from proactived.sources import build_source, metrics
-from proactived.sources.base import PollConfig, Source, merged_table
+from proactived.sources.base import Collected, PollConfig, Source, merged_table
 from proactived.store import incidents as incident_rows
 from proactived.store.schema import incidents
 
@@ -42,6 +48,7 @@ class PollOutcome:
     opened: int = 0
     resolved: int = 0
     error_kind: str = ""
+    ingested: int = 0  # alerts and resolves handed to the ingestor: 0 when nothing changed
 
 
 def unreachable_alert(config: PollConfig, status: Status, now: datetime, detail: str = "") -> Alert:
@@ -81,21 +88,20 @@ def error_kind(exc: BaseException) -> str:
     return "internal"
 
 
-def open_incidents(conn: Connection, source: str, seen: frozenset[str] | set[str] = frozenset()) -> dict[str, Alert]:
-    """A resolve alert for each firing incident of ``source`` not in ``seen`` (what leaving a poll resolves).
+def resolves(conn: Connection, source: str, fingerprints: set[str]) -> list[Alert]:
+    """A resolve alert for each of ``source``'s firing incidents in ``fingerprints`` (those that left a poll).
 
-    Two steps: the fingerprints alone (one narrow index-friendly read), then the full rows only for the ones
-    that disappeared — so a poll that lists everything again does not decode every open incident's labels.
+    Full rows are read only for these: a poll that lists everything again decodes no incident's labels.
     """
     firing = (incidents.c.active, incidents.c.source == source, incidents.c.status == Status.FIRING.value)
-    gone = [fp for (fp,) in conn.execute(select(incidents.c.fingerprint).where(*firing)) if fp not in seen]
-    found: dict[str, Alert] = {}
+    gone = sorted(fingerprints)
+    found: list[Alert] = []
     for start in range(0, len(gone), 500):
-        found.update(_resolves(conn, source, firing, gone[start : start + 500]))
+        found.extend(_resolves(conn, source, firing, gone[start : start + 500]))
     return found
 
 
-def _resolves(conn: Connection, source: str, firing: tuple[Any, ...], fingerprints: list[str]) -> dict[str, Alert]:
+def _resolves(conn: Connection, source: str, firing: tuple[Any, ...], fingerprints: list[str]) -> list[Alert]:
     query = select(
         incidents.c.fingerprint,
         incidents.c.source_kind,
@@ -104,8 +110,8 @@ def _resolves(conn: Connection, source: str, firing: tuple[Any, ...], fingerprin
         incidents.c.source_severity,
         incidents.c.starts_at,
     ).where(*firing, incidents.c.fingerprint.in_(fingerprints))
-    return {
-        row.fingerprint: Alert(
+    return [
+        Alert(
             source=source,
             source_kind=row.source_kind,
             fingerprint=row.fingerprint,
@@ -117,17 +123,18 @@ def _resolves(conn: Connection, source: str, firing: tuple[Any, ...], fingerprin
             starts_at=row.starts_at,
         )
         for row in conn.execute(query)
-    }
+    ]
 
 
 class SourcePoller:
-    """Polls one source; keeps the count of consecutive failures."""
+    """Polls one source; keeps the count of consecutive failures and what the last successful poll listed."""
 
     def __init__(self, rt: Runtime, source: Source) -> None:
         self.rt = rt
         self.source = source
         self.config = source.config
         self.failures = 0
+        self.listed: dict[str, Alert] = {}
 
     def poll(self) -> PollOutcome:
         """One poll; never raises (errors are counted, logged and, past the threshold, alerted)."""
@@ -142,29 +149,43 @@ class SourcePoller:
             return self._failed("internal", repr(exc), started)
         now = self.rt.clock.now()
         try:
-            batch = self._batch(collected.alerts, collected.keep, now)
-            summary = self.rt.ingestor.ingest(batch, source=self.config.name)
+            batch = self._batch(collected, now)
+            summary = self.rt.ingestor.ingest(batch, source=self.config.name) if batch else None
         except StoreError as exc:  # the source answered: not its failure, and nothing was changed
             metrics.poll_failed(self.config.name, "store", str(exc), time.perf_counter() - started, self.failures)
             return PollOutcome(False, error_kind="store")
+        self.listed = {a.fingerprint: a for a in collected.alerts}
         if self.failures >= self.config.unreachable_after:
             metrics.source_reachable(self.config.name)
         self.failures = 0
         firing = sum(1 for a in collected.alerts if a.status is Status.FIRING)
+        opened, resolved = (summary.opened, summary.resolved) if summary else (0, 0)
         seconds = time.perf_counter() - started
-        metrics.poll_succeeded(self.config.name, seconds, firing, summary.opened, summary.resolved, now.timestamp())
-        return PollOutcome(True, firing, summary.opened, summary.resolved)
+        metrics.poll_succeeded(self.config.name, seconds, firing, opened, resolved, now.timestamp())
+        return PollOutcome(True, firing, opened, resolved, ingested=len(batch))
 
-    def _batch(self, alerts: list[Alert], keep: frozenset[str], now: datetime) -> list[Alert]:
-        """The poll's alerts, resolves for open incidents it no longer lists, and our own unreachable resolve."""
-        seen = {a.fingerprint for a in alerts} | keep
+    def _batch(self, collected: Collected, now: datetime) -> list[Alert]:
+        """What the poll changes: new or changed alerts, firing ones whose incident the store does not have
+        firing, resolves for firing incidents it no longer lists, and our own unreachable resolve."""
+        seen = {a.fingerprint for a in collected.alerts} | collected.keep
         ours = unreachable_alert(self.config, Status.RESOLVED, now)
-        with self.rt.store.transaction() as conn:
-            gone = list(open_incidents(conn, self.config.name, seen).values())
+        with self.rt.store.reading() as conn:
+            firing = incident_rows.firing_fingerprints(conn, self.config.name)
+            gone = resolves(conn, self.config.name, firing - seen)
             mine = incident_rows.load_active(conn, [ours.fingerprint]).get(ours.fingerprint)
         if mine is not None and mine.status is Status.FIRING:
             gone.append(ours)
-        return [*alerts, *(_resolved_at(a, now) for a in gone)]
+        changed = [
+            a
+            for a in collected.alerts
+            if self._changed(a) or (a.status is Status.FIRING and a.fingerprint not in firing)
+        ]
+        return [*changed, *(_resolved_at(a, now) for a in gone)]
+
+    def _changed(self, alert: Alert) -> bool:
+        """New since the last successful poll, or different (a source that reuses its alerts hands the same one)."""
+        before = self.listed.get(alert.fingerprint)
+        return before is None or (before is not alert and before != alert)
 
     def _failed(self, kind: str, error: str, started: float) -> PollOutcome:
         self.failures += 1

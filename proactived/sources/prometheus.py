@@ -11,10 +11,11 @@ from typing import Any, Literal
 
 from proactived.errors import InputError
 from proactived.model import Alert, Severity, Status, fingerprint_of, normalise_severity
-from proactived.sources.base import Collected, HttpPollConfig, json_body
+from proactived.sources.base import Collected, HttpPollConfig, Known, Reuse, json_body
 from proactived.sources.push import MAX_ANNOTATION, MAX_LABELS, MAX_VALUE, parse_time, string_map
 
 KIND = "prometheus"
+_CHANGE_FIELDS = ("labels", "annotations", "state", "activeAt")
 
 
 class PrometheusConfig(HttpPollConfig):
@@ -34,8 +35,14 @@ def normalise(
     include_pending: bool = False,
     severity_table: Mapping[str, Severity] | None = None,
     base_url: str = "",
-) -> list[Alert]:
-    """A ``/api/v1/alerts`` response → alerts that are firing (and pending ones when asked)."""
+    previous: Mapping[str, Known] | None = None,
+) -> Collected:
+    """A ``/api/v1/alerts`` response → alerts that are firing (and pending ones when asked).
+
+    ``previous`` is the last fetch's ``known``, by fingerprint: an alert whose labels, annotations, state and
+    ``activeAt`` are unchanged reuses its previous result without being validated again (``value``, the
+    latest sample, is not read).
+    """
     if not isinstance(payload, dict):
         raise InputError("body", "expected a JSON object")
     if payload.get("status") != "success":
@@ -46,15 +53,24 @@ def normalise(
     items = data.get("alerts")
     if not isinstance(items, list):
         raise InputError("data.alerts", "expected a list")
+    previous = previous or {}
     wanted = {"firing", "pending"} if include_pending else {"firing"}
-    alerts = []
+    alerts: list[Alert] = []
+    known: dict[str, Known] = {}
     for i, item in enumerate(items):
         where = f"data.alerts[{i}]"
         if not isinstance(item, dict):
             raise InputError(where, "expected an object")
-        if str(item.get("state")) in wanted:
-            alerts.append(_alert(item, where, source, now, severity_table, base_url))
-    return alerts
+        if str(item.get("state")) not in wanted:
+            continue
+        labels, key = item.get("labels"), tuple(map(item.get, _CHANGE_FIELDS))
+        fingerprint = fingerprint_of(source, labels) if previous and isinstance(labels, dict) else ""
+        seen = previous.get(fingerprint)
+        if seen is None or seen.key != key:
+            seen = Known(key, _alert(item, where, source, now, severity_table, base_url), kept=False)
+        known[seen.alert.fingerprint] = seen
+        alerts.append(seen.alert)
+    return Collected(alerts, known=known)
 
 
 def _alert(
@@ -92,19 +108,20 @@ class PrometheusSource:
         self.config = config
         self.now = now
         self.client = config.client()
+        self.reuse = Reuse()
 
     def collect(self, severity_table: Mapping[str, Severity]) -> Collected:
         response = self.client.request("GET", self.config.url + "/api/v1/alerts")
-        return Collected(
-            normalise(
-                json_body(response, "body"),
-                self.config.name,
-                self.now(),
-                include_pending=self.config.include_pending,
-                severity_table=severity_table,
-                base_url=self.config.url,
-            )
+        collected = normalise(
+            json_body(response, "body"),
+            self.config.name,
+            self.now(),
+            include_pending=self.config.include_pending,
+            severity_table=severity_table,
+            base_url=self.config.url,
+            previous=self.reuse.offer(severity_table),
         )
+        return self.reuse.remember(severity_table, collected)
 
     def close(self) -> None:
         self.client.close()

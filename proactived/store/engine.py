@@ -84,6 +84,8 @@ class Store:
                 yield conn
         except DBAPIError as exc:
             raise StoreError(f"store read failed: {type(exc.orig).__name__}: {exc.orig}") from exc
+        except SQLAlchemyError as exc:  # e.g. no pooled connection free in time: as for writes, a StoreError
+            raise StoreError(f"store read failed: {exc}") from exc
 
     def at_heads(self) -> bool:
         """True when no migration is pending (read from the version table, without loading Alembic)."""

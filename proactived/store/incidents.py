@@ -249,3 +249,13 @@ def load_by_ids(conn: Connection, ids: Iterable[str]) -> dict[str, Incident]:
 def row_to_incident(row: Any) -> Incident:
     """An Incident from a row of ``incidents`` (for joins made by other modules)."""
     return _row_to_incident(row)
+
+
+def firing_fingerprints(conn: Connection, source: str) -> set[str]:
+    """The fingerprints of ``source``'s firing incidents: what a poll that no longer lists them resolves.
+
+    One narrow read through the driver, cheap enough for every poll of a source with 10,000 open incidents.
+    """
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    sql = f"SELECT fingerprint FROM incidents WHERE active AND source = {mark} AND status = {mark}"
+    return {fp for (fp,) in conn.exec_driver_sql(sql, (source, Status.FIRING.value))}
