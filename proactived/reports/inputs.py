@@ -70,6 +70,9 @@ class Inputs:
         return (*found, *self.extra_notes)
 
 
+_BATCH = 20_000
+
+
 def _epoch_sql(conn: Connection, column: Any) -> Any:
     """Epoch seconds as a float computed by the database (to the millisecond on SQLite): no parsing in Python."""
     if conn.dialect.name == "sqlite":
@@ -88,8 +91,21 @@ def _by_id(conn: Connection, column: Any) -> Any:
 
 
 def _stream(conn: Connection, query: Select[Any]) -> Iterator[Sequence[Any]]:
-    """The rows of ``query`` fetched in large batches (server-side on PostgreSQL), without per-row calls."""
-    return chain.from_iterable(conn.execution_options(yield_per=20_000).execute(query).partitions())
+    """The rows of ``query`` (columns without result processing) as the driver returns them, in batches.
+
+    On SQLite the driver's own tuples are read from its cursor: they are cheaper to make than rows, and
+    the garbage collector stops tracking tuples of plain values, where a year's worth of rows held in
+    batches would otherwise keep triggering full collections. PostgreSQL streams from a server-side cursor.
+    """
+    if conn.dialect.name != "sqlite":
+        yield from chain.from_iterable(conn.execution_options(yield_per=_BATCH).execute(query).partitions())
+        return
+    result = conn.execute(query)
+    try:
+        while batch := result.cursor.fetchmany(_BATCH):
+            yield from batch
+    finally:
+        result.close()
 
 
 def incident_spans(conn: Connection, start: datetime, end: datetime, now: datetime) -> Iterator[IncidentSpans]:
