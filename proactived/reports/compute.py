@@ -146,7 +146,8 @@ def _outages(c: _Collected, countable: list[Interval], now: float) -> list[Outag
     One pass over the spans sorted by start, walking ``countable`` alongside: outages come out in order
     and do not overlap, so neither list is searched again.
     """
-    spans = sorted(c.spans)
+    spans = c.spans
+    spans.sort()
     outages: list[Outage] = []
     i, j, n = 0, 0, len(spans)
     while i < n:
@@ -260,9 +261,8 @@ def compute(
     start = period.start.timestamp()
     end = max(start, min(period.end.timestamp(), now.timestamp()))
     collected, noisy = _collect(services, incidents, start, end, acks or {})
-    results = tuple(
-        service_result(s, c, start, end, now.timestamp(), windows) for s, c in zip(services, collected, strict=True)
-    )
+    collected.reverse()  # taken in service order, so each working set is freed once its figures are made
+    results = tuple(service_result(s, collected.pop(), start, end, now.timestamp(), windows) for s in services)
     return Report(
         title=title,
         period=period,
