@@ -60,10 +60,10 @@ def build(
 def _collector_paused() -> Iterator[None]:
     """Pause Python's cyclic garbage collector while a report is computed.
 
-    A year-long report keeps hundreds of thousands of outages alive until it is done and makes next to no reference cycles;
-    the collector would walk all of them again and again as they pile up (a fifth of the report's time).
-    Reference counting still frees everything else meanwhile. Only the caller that found the collector
-    running turns it back on, so overlapping reports leave it as they found it.
+    A year-long report keeps hundreds of thousands of outages alive until it is done and makes next to no
+    reference cycles; the collector would walk all of them again and again as they pile up (a fifth of the
+    report's time). Reference counting still frees everything else meanwhile. Only the caller that found
+    the collector running turns it back on, so overlapping reports leave it as they found it.
     """
     running = gc.isenabled()
     gc.disable()
