@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import Connection, Float, Select, String, Text, cast, extract, func, or_, select, type_coerce
 
-from proactived.reports.compute import down_intervals
+from proactived.reports.compute import OPENING, down_intervals
 from proactived.reports.model import IncidentSpans, JobRun, MaintenanceSpan
 from proactived.store.schema import incident_history, incidents
 
@@ -113,9 +113,10 @@ def incident_spans(conn: Connection, start: datetime, end: datetime, now: dateti
 
     This is the hot path of a year-long report (a million history rows), so it reads only the columns it
     needs, as plain values: epoch seconds computed by the database, labels as JSON text decoded once per
-    label set. Two reads in incident order, merged here: the incidents that may overlap the period
-    (filtered by the database), and the history (id, time and event of every row). A join would repeat the
-    incident's columns on each history row and make SQLite look each incident up row by row.
+    label set. Two reads in incident order, merged here in one pass: the incidents that may overlap the
+    period (filtered by the database), and the history rows that open or close a span (id, time, event).
+    A join would repeat the incident's columns on each history row and make SQLite look each incident up
+    row by row.
     """
     heads = (
         select(
@@ -131,9 +132,11 @@ def incident_spans(conn: Connection, start: datetime, end: datetime, now: dateti
         )
         .order_by(_by_id(conn, incidents.c.id))
     )
-    history = select(
-        incident_history.c.incident_id, _epoch_sql(conn, incident_history.c.at), incident_history.c.event
-    ).order_by(_by_id(conn, incident_history.c.incident_id), incident_history.c.id)
+    history = (
+        select(incident_history.c.incident_id, _epoch_sql(conn, incident_history.c.at), incident_history.c.event)
+        .where(incident_history.c.event.in_(sorted({*OPENING, "resolved"})))  # the events that open or close a span
+        .order_by(_by_id(conn, incident_history.c.incident_id), incident_history.c.id)
+    )
     rows = _stream(conn, history)
     now_ts = now.timestamp()
     labels_seen: dict[str, dict[str, str]] = {}  # incidents of one fingerprint share one decoded dict
