@@ -107,9 +107,6 @@ class _Collected:
         self.fires: Counter[str] = Counter()
 
 
-_ALERTS: dict[str, tuple[str, ...]] = {}  # one shared 1-tuple per alert name
-
-
 def _collect(
     services: Sequence[ServiceConfig],
     incidents: Iterable[IncidentSpans],
@@ -120,6 +117,9 @@ def _collect(
     """Assign each incident's in-period spans to the services it belongs to (streaming: one pass)."""
     index = ServiceIndex(services)
     collected = [_Collected() for _ in services]
+    # What an incident's label set, severity and name decide, worked out once: the store hands out one
+    # labels dict per label set (the route holds it, so its id stays unique while routes are kept).
+    routes: dict[tuple[int, str, str], tuple[Mapping[str, str], tuple[_Collected, ...], tuple[str, ...]]] = {}
     everywhere: Counter[str] = Counter()
     for incident_id, name, labels, severity, down in incidents:
         spans = [(s, e) for s, e in down if e > start and s < end]
@@ -127,16 +127,20 @@ def _collect(
             continue
         fires = sum(1 for s, _ in spans if s >= start)
         everywhere[name] += fires
-        alerts = _ALERTS.get(name) or _ALERTS.setdefault(name, (name,))
-        for k in index.services_for(labels, severity):
-            c = collected[k]
+        route = routes.get((id(labels), severity, name))
+        if route is None:
+            targets = tuple(collected[k] for k in index.services_for(labels, severity))
+            for c in targets:
+                c.label_sets[id(labels)] = labels
+            route = routes[id(labels), severity, name] = (labels, targets, (name,))
+        _, targets, alerts = route
+        for c in targets:
             slot = len(c.alerts)
             c.alerts.append(alerts)
             if incident_id in acks:
                 c.acked[slot] = acks[incident_id]
             c.spans.extend([(s, e, slot) for s, e in spans])
             c.fires[name] += fires
-            c.label_sets[id(labels)] = labels
     return collected, everywhere
 
 

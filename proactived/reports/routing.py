@@ -23,19 +23,19 @@ class ServiceIndex:
             else:
                 self._by_pair.setdefault((key.name, key.value), []).append(k)
         self._cache: dict[frozenset[tuple[str, str]], tuple[int, ...]] = {}
-        # The store hands out one dict per label set: remember answers by its identity and the severity,
-        # holding the dict so its id cannot be reused while cached.
-        self._by_identity: dict[tuple[int, str], tuple[Mapping[str, str], tuple[int, ...]]] = {}
+        # The store hands out one dict per label set: remember answers by identity, holding the dict so
+        # its id cannot be reused while cached.
+        self._by_identity: dict[int, tuple[Mapping[str, str], tuple[int, ...]]] = {}
 
-    def services_for(self, labels: Mapping[str, str], severity: str) -> tuple[int, ...]:
+    def services_for(self, labels: Mapping[str, str], severity: str) -> list[int]:
         """Indexes of the services ``labels`` with ``severity`` count against."""
-        key = (id(labels), severity)
-        known = self._by_identity.get(key)
+        known = self._by_identity.get(id(labels))
         if known is not None and known[0] is labels:
-            return known[1]
-        found = tuple(k for k in self._lookup(labels) if _accepts(self._severities[k], severity))
-        self._by_identity[key] = (labels, found)
-        return found
+            found = known[1]
+        else:
+            found = self._lookup(labels)
+            self._by_identity[id(labels)] = (labels, found)
+        return [k for k in found if _accepts(self._severities[k], severity)]
 
     def _lookup(self, labels: Mapping[str, str]) -> tuple[int, ...]:
         key = frozenset(labels.items())
