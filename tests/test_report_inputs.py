@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import random
 from datetime import timedelta
 
@@ -126,3 +127,16 @@ def test_history_read_in_one_pass_gives_each_incident_in_the_period_the_interval
                 expected[row.id] = (row.name, row.labels, tuple(down))
     assert 20 < len(found) < 120  # some incidents lie outside the period, and their history is skipped
     assert found == expected
+
+
+def test_a_report_leaves_the_garbage_collector_as_it_found_it(store: Store) -> None:
+    fill_november(store)
+    assert gc.isenabled()
+    build(store, SERVICES, NOVEMBER, NOW, "x")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        build(store, SERVICES, NOVEMBER, NOW, "x")
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
