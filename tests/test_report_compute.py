@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime
 from typing import Any
 
@@ -9,6 +10,8 @@ import pytest
 
 from proactived.reports.compute import compute, down_intervals
 from proactived.reports.config import ServiceConfig
+from proactived.reports.hours import service_intervals
+from proactived.reports.intervals import intersect, normalise, total
 from proactived.reports.model import IncidentSpans, JobRun, MaintenanceSpan, Report
 from proactived.reports.periods import resolve
 
@@ -225,3 +228,23 @@ def test_jobs_are_summarised_with_rate_lates_failures_and_mean_duration() -> Non
     assert backup.success_rate == pytest.approx(100 / 3)
     assert backup.mean_duration == (600 + 1200 + 10800) / 3
     assert (update.name, update.success_rate, update.mean_duration) == ("apt-update", 100.0, 60.0)
+
+
+def test_outages_walked_in_one_pass_equal_the_interval_arithmetic_on_a_generated_month() -> None:
+    rng = random.Random(3)
+    start, end = NOV.start.timestamp(), NOV.end.timestamp()
+    incidents = []
+    for n in range(400):
+        first = start - 86400 + rng.uniform(0, 32 * 86400)
+        down = ((first, first + rng.uniform(60, 3000)), (first + 9000, first + 9000 + rng.uniform(0, 2000)))
+        incidents.append(IncidentSpans(f"i{n}", f"A{n % 4}", {"service": "shop"}, "critical", down[: 1 + n % 2]))
+    svc = service(hours=BERLIN_OFFICE)
+    (shop,) = report(*incidents, svc=svc).services
+    countable = service_intervals(svc.hours, start, end)
+    merged = normalise(span for inc in incidents for span in inc.down if span[1] > start and span[0] < end)
+    expected = [(s, total(intersect([(s, e)], countable))) for s, e in merged]
+    expected = [(s, counted) for s, counted in expected if counted > 0]
+    assert len(expected) > 100
+    assert [o.start_ts for o in shop.outages] == [s for s, _ in expected]
+    assert [o.counted for o in shop.outages] == pytest.approx([counted for _, counted in expected])
+    assert shop.downtime == pytest.approx(total(intersect(merged, countable)))

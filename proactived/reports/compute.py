@@ -11,7 +11,6 @@ Definitions (the README repeats them for report readers):
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -66,15 +65,6 @@ def _mean(values: Sequence[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
-def _overlap(spans: list[Interval], ends: list[float], start: float, end: float) -> float:
-    """Seconds of ``[start, end)`` covered by normalised ``spans`` (``ends`` = their end times)."""
-    covered, i = 0.0, bisect_right(ends, start)
-    while i < len(spans) and spans[i][0] < end:
-        covered += min(end, spans[i][1]) - max(start, spans[i][0])
-        i += 1
-    return covered
-
-
 def hours_label(service: ServiceConfig) -> str:
     h = service.hours
     if h is None:
@@ -107,13 +97,13 @@ def _planned_for(
 class _Collected:
     """Per-service working set while incidents stream in."""
 
-    __slots__ = ("acked", "fires", "label_sets", "names", "spans")
+    __slots__ = ("acked", "alerts", "fires", "label_sets", "spans")
 
     def __init__(self) -> None:
         self.spans: list[tuple[float, float, int]] = []  # (start, end, slot of the incident)
-        self.names: list[str] = []  # alert name per slot
+        self.alerts: list[tuple[str, ...]] = []  # alert name per slot, as an outage of that incident alone lists it
         self.acked: dict[int, float] = {}  # first acknowledgement per slot, when known
-        self.label_sets: dict[frozenset[tuple[str, str]], Mapping[str, str]] = {}
+        self.label_sets: dict[int, Mapping[str, str]] = {}  # by identity: the store shares one dict per label set
         self.fires: Counter[str] = Counter()
 
 
@@ -127,78 +117,68 @@ def _collect(
     """Assign each incident's in-period spans to the services it belongs to (streaming: one pass)."""
     index = ServiceIndex(services)
     collected = [_Collected() for _ in services]
+    # What an incident's label set, severity and name decide, worked out once: the store hands out one
+    # labels dict per label set (the route holds it, so its id stays unique while routes are kept).
+    routes: dict[tuple[int, str, str], tuple[Mapping[str, str], tuple[_Collected, ...], tuple[str, ...]]] = {}
     everywhere: Counter[str] = Counter()
-    for inc in incidents:
-        spans = [(s, e) for s, e in inc.down if e > start and s < end]
+    for incident_id, name, labels, severity, down in incidents:
+        spans = [(s, e) for s, e in down if e > start and s < end]
         if not spans:
             continue
         fires = sum(1 for s, _ in spans if s >= start)
-        everywhere[inc.name] += fires
-        for k in index.services_for(inc.labels, inc.severity):
-            c = collected[k]
-            slot = len(c.names)
-            c.names.append(inc.name)
-            if inc.incident_id in acks:
-                c.acked[slot] = acks[inc.incident_id]
-            c.spans.extend((s, e, slot) for s, e in spans)
-            c.fires[inc.name] += fires
-            key = frozenset(inc.labels.items())
-            if key not in c.label_sets:
-                c.label_sets[key] = inc.labels
+        everywhere[name] += fires
+        route = routes.get((id(labels), severity, name))
+        if route is None:
+            targets = tuple(collected[k] for k in index.services_for(labels, severity))
+            for c in targets:
+                c.label_sets[id(labels)] = labels
+            route = routes[id(labels), severity, name] = (labels, targets, (name,))
+        _, targets, alerts = route
+        for c in targets:
+            slot = len(c.alerts)
+            c.alerts.append(alerts)
+            if incident_id in acks:
+                c.acked[slot] = acks[incident_id]
+            c.spans.extend([(s, e, slot) for s, e in spans])
+            c.fires[name] += fires
     return collected, everywhere
 
 
 def _outages(c: _Collected, countable: list[Interval], now: float) -> list[Outage]:
-    """Merge the service's spans into outages and measure what of each the SLA counts."""
-    ends = [e for _, e in countable]
+    """Merge the service's spans into outages and measure what of each the SLA counts.
+
+    One pass over the spans sorted by start, walking ``countable`` alongside: outages come out in order
+    and do not overlap, so neither list is searched again.
+    """
+    spans = c.spans
+    spans.sort()
     outages: list[Outage] = []
-    group: list[tuple[float, float, int]] = []
-    reach = float("-inf")
-    for span in [*sorted(c.spans), None]:
-        if group and (span is None or span[0] > reach):
-            outage = _outage(c, group, reach, countable, ends, now)
-            if outage is not None:
-                outages.append(outage)
-            group, reach = [], float("-inf")
-        if span is not None:
-            group.append(span)
-            reach = max(reach, span[1])
+    i, j, n = 0, 0, len(spans)
+    while i < n:
+        start, reach, slot = spans[i]
+        k = i + 1
+        while k < n and spans[k][0] <= reach:
+            reach = max(reach, spans[k][1])
+            k += 1
+        while j < len(countable) and countable[j][1] <= start:
+            j += 1
+        counted, m = 0.0, j
+        while m < len(countable) and countable[m][0] < reach:
+            counted += min(reach, countable[m][1]) - max(start, countable[m][0])
+            m += 1
+        if counted > 0:
+            slots = (slot,) if k == i + 1 else tuple({s for _, _, s in spans[i:k]})
+            outages.append(_outage(c, slots, start, reach, counted, now))
+        i = k
     return outages
 
 
-def _outage(
-    c: _Collected,
-    group: list[tuple[float, float, int]],
-    end: float,
-    countable: list[Interval],
-    ends: list[float],
-    now: float,
-) -> Outage | None:
-    start = group[0][0]
-    counted = _overlap(countable, ends, start, end)
-    if counted <= 0:
-        return None
-    slots = {group[0][2]} if len(group) == 1 else {slot for _, _, slot in group}
+def _outage(c: _Collected, slots: tuple[int, ...], start: float, end: float, counted: float, now: float) -> Outage:
+    """One outage from ``start`` to ``end`` made of the incidents in ``slots``."""
+    alerts = c.alerts[slots[0]] if len(slots) == 1 else tuple(sorted({c.alerts[s][0] for s in slots}))
     acked = [c.acked[s] for s in slots if c.acked.get(s, -1.0) >= start] if c.acked else []
-    return Outage(
-        incidents=len(slots),
-        start_ts=start,
-        end_ts=None if end >= now else end,
-        duration=end - start,
-        counted=counted,
-        alerts=_names(c, slots),
-        acknowledged_after=min(acked) - start if acked else None,
-    )
-
-
-_ONE_NAME: dict[str, tuple[str, ...]] = {}
-
-
-def _names(c: _Collected, slots: set[int]) -> tuple[str, ...]:
-    if len(slots) == 1:
-        name = c.names[next(iter(slots))]
-        return _ONE_NAME.setdefault(name, (name,))
-    return tuple(sorted({c.names[s] for s in slots}))
+    first_ack = min(acked) - start if acked else None
+    return Outage(start, None if end >= now else end, end - start, counted, alerts, len(slots), first_ack)
 
 
 def service_result(
@@ -218,7 +198,7 @@ def service_result(
     downtime = sum(o.counted for o in outages)
     allowed = (1 - service.target / 100) * service_seconds
     availability = 100.0 * (1 - downtime / service_seconds) if service_seconds > 0 else None
-    recovered = [o.duration for o in outages if o.end is not None]
+    recovered = [o.duration for o in outages if o.end_ts is not None]
     acked = [o.acknowledged_after for o in outages if o.acknowledged_after is not None]
     return ServiceResult(
         name=service.name,
@@ -285,9 +265,8 @@ def compute(
     start = period.start.timestamp()
     end = max(start, min(period.end.timestamp(), now.timestamp()))
     collected, noisy = _collect(services, incidents, start, end, acks or {})
-    results = tuple(
-        service_result(s, c, start, end, now.timestamp(), windows) for s, c in zip(services, collected, strict=True)
-    )
+    collected.reverse()  # taken in service order, so each working set is freed once its figures are made
+    results = tuple(service_result(s, collected.pop(), start, end, now.timestamp(), windows) for s in services)
     return Report(
         title=title,
         period=period,

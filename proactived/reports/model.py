@@ -5,14 +5,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from proactived.reports.intervals import Interval
 from proactived.reports.periods import Period
 
 
-@dataclass(frozen=True, slots=True)
-class IncidentSpans:
-    """One incident's firing intervals (epoch seconds; an ongoing one ends at ``now``)."""
+class IncidentSpans(NamedTuple):
+    """One incident's firing intervals (epoch seconds; an ongoing one ends at ``now``).
+
+    A named tuple, like ``Outage``: a year-long report makes one per incident, hundreds of thousands.
+    """
 
     incident_id: str
     name: str
@@ -42,11 +45,14 @@ class JobRun:
     finished_at: datetime | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Outage:
-    """Merged down time of one service (overlapping or touching incidents become one outage)."""
+class Outage(NamedTuple):
+    """Merged down time of one service (overlapping or touching incidents become one outage).
 
-    start_ts: float  # epoch seconds (kept as floats: a year-long report holds hundreds of thousands)
+    A named tuple rather than a frozen dataclass: a year-long report holds hundreds of thousands, and a
+    tuple is built several times faster (``render.to_data`` writes it out field by field all the same).
+    """
+
+    start_ts: float  # epoch seconds (kept as floats, not datetimes, for the same reason)
     end_ts: float | None  # None: still down when the report was made
     duration: float  # seconds from detection to recovery (or to now)
     counted: float  # seconds inside the period and service hours, outside maintenance

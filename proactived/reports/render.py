@@ -204,6 +204,8 @@ def to_data(report: Report) -> dict[str, Any]:
             return value.astimezone(UTC).isoformat()
         if dataclasses.is_dataclass(value) and not isinstance(value, type):
             return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        if isinstance(value, Outage):
+            return {name: plain(field) for name, field in zip(value._fields, value, strict=True)}
         if isinstance(value, tuple | list):
             return [plain(v) for v in value]
         return value
