@@ -35,7 +35,7 @@ from proactived.store.schema import intake as intake_table
 QUIET_SECONDS = 0.1
 DRAIN_BATCH = 20  # chunks per stage round
 CHUNK_REQUESTS = 100  # stored requests joined into one dedup transaction, at most
-CHUNK_ALERTS = 20_000  # alerts per dedup transaction, at most (a single larger request is still taken whole)
+CHUNK_ALERTS = 2_000  # alerts per dedup transaction, at most (a single larger request is still taken whole)
 MAX_BACKOFF_SECONDS = 5.0
 MAX_STORED_ALERTS = 10**9  # re-checking a stored request: its size was accepted already
 
@@ -148,24 +148,26 @@ class Intake:
         """
         accepts = self._accepts
         with self.store.reading() as conn:
-            rows = conn.execute(
-                select(intake_table.c.id, intake_table.c.received_at, intake_table.c.alerts, intake_table.c.body)
-                .order_by(intake_table.c.id)
-                .limit(CHUNK_REQUESTS)
+            heads = conn.execute(
+                select(intake_table.c.id, intake_table.c.alerts).order_by(intake_table.c.id).limit(CHUNK_REQUESTS)
             ).all()
-        if not rows:
-            with self._count_lock:
-                if self._accepts == accepts:  # nothing was accepted meanwhile: the counters must be zero
-                    self._queued_requests, self._queued_alerts = 0, 0
-            return False
-        taken: list[Any] = []
-        total = 0
-        for row in rows:
-            if taken and total + row.alerts > CHUNK_ALERTS:
-                break
-            taken.append(row)
-            total += row.alerts
-        ids = [row.id for row in taken]
+            if not heads:
+                with self._count_lock:
+                    if self._accepts == accepts:  # nothing was accepted meanwhile: the counters must be zero
+                        self._queued_requests, self._queued_alerts = 0, 0
+                return False
+            ids: list[int] = []
+            total = 0
+            for row_id, count in heads:
+                if ids and total + count > CHUNK_ALERTS:
+                    break
+                ids.append(row_id)
+                total += count
+            taken = conn.execute(
+                select(intake_table.c.id, intake_table.c.received_at, intake_table.c.body)
+                .where(intake_table.c.id.in_(ids))
+                .order_by(intake_table.c.id)
+            ).all()
 
         def delete_rows(conn: Any) -> None:
             if conn.execute(intake_table.delete().where(intake_table.c.id.in_(ids))).rowcount != len(ids):
