@@ -204,6 +204,19 @@ def test_only_the_configured_severities_count_and_noisy_alerts_are_ranked() -> N
     assert result.noisy == (("Flappy", 4), ("DiskFilling", 1))
 
 
+def test_alerts_that_fired_equally_often_rank_by_their_first_incident_whatever_order_incidents_come_in() -> None:
+    incidents = [
+        spans((f"2026-11-0{day}T10:00", f"2026-11-0{day}T10:30"), name=name, iid=iid)
+        for day, (name, iid) in enumerate((("Zeta", "i1"), ("Alpha", "i3"), ("Mid", "i2"), ("Alpha", "i0")), 1)
+    ]
+    incidents.append(spans(("2026-11-08T10:00", "2026-11-08T10:30"), name="Zeta", iid="i4"))
+    expected = (("Alpha", 2), ("Zeta", 2), ("Mid", 1))  # Alpha's first incident is i0, Zeta's i1
+    for order in (incidents, incidents[::-1], random.Random(3).sample(incidents, len(incidents))):
+        result = report(*order)
+        assert result.noisy == expected
+        assert result.services[0].noisy == expected
+
+
 def test_mtta_comes_from_the_first_acknowledgement_after_the_outage_began() -> None:
     a = spans(("2026-11-10T10:00", "2026-11-10T11:00"), iid="a")
     b = spans(("2026-11-10T10:10", "2026-11-10T10:20"), iid="b", name="B")

@@ -114,34 +114,56 @@ def _collect(
     end: float,
     acks: Mapping[str, float],
 ) -> tuple[list[_Collected], Counter[str]]:
-    """Assign each incident's in-period spans to the services it belongs to (streaming: one pass)."""
+    """Assign each incident's in-period spans to the services it belongs to (streaming: one pass, any order).
+
+    Fires are counted per route and added up at the end, routes in the order of their lowest incident id:
+    alerts that fired equally often are then ranked the same way whatever order the incidents came in.
+    """
     index = ServiceIndex(services)
     collected = [_Collected() for _ in services]
     # What an incident's label set, severity and name decide, worked out once: the store hands out one
     # labels dict per label set (the route holds it, so its id stays unique while routes are kept).
-    routes: dict[tuple[int, str, str], tuple[Mapping[str, str], tuple[_Collected, ...], tuple[str, ...]]] = {}
-    everywhere: Counter[str] = Counter()
+    routes: dict[tuple[int, str, str], _Route] = {}
     for incident_id, name, labels, severity, down in incidents:
         spans = [(s, e) for s, e in down if e > start and s < end]
         if not spans:
             continue
-        fires = sum(1 for s, _ in spans if s >= start)
-        everywhere[name] += fires
         route = routes.get((id(labels), severity, name))
         if route is None:
             targets = tuple(collected[k] for k in index.services_for(labels, severity))
             for c in targets:
                 c.label_sets[id(labels)] = labels
-            route = routes[id(labels), severity, name] = (labels, targets, (name,))
-        _, targets, alerts = route
-        for c in targets:
+            route = routes[id(labels), severity, name] = _Route(labels, name, targets, incident_id)
+        elif incident_id < route.first:
+            route.first = incident_id
+        route.fires += sum(1 for s, _ in spans if s >= start)
+        alerts = route.alerts
+        for c in route.targets:
             slot = len(c.alerts)
             c.alerts.append(alerts)
             if incident_id in acks:
                 c.acked[slot] = acks[incident_id]
             c.spans.extend([(s, e, slot) for s, e in spans])
-            c.fires[name] += fires
+    everywhere: Counter[str] = Counter()
+    for route in sorted(routes.values(), key=lambda r: r.first):
+        name = route.alerts[0]
+        everywhere[name] += route.fires
+        for c in route.targets:
+            c.fires[name] += route.fires
     return collected, everywhere
+
+
+class _Route:
+    """Where the incidents of one label set, severity and name go, and what they add up to."""
+
+    __slots__ = ("alerts", "fires", "first", "labels", "targets")
+
+    def __init__(self, labels: Mapping[str, str], name: str, targets: tuple[_Collected, ...], first: str) -> None:
+        self.labels = labels  # held so that its id, the route's key, is not reused
+        self.alerts = (name,)  # as an outage of one of these incidents alone lists it
+        self.targets = targets
+        self.first = first  # the lowest incident id seen
+        self.fires = 0
 
 
 def _outages(c: _Collected, countable: list[Interval], now: float) -> list[Outage]:

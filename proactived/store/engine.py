@@ -19,7 +19,9 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 # The revisions Alembic records in a fully migrated store (a test keeps them equal; "core" is left out because
 # the other branches depend on it). Comparing them with the stored ones spares loading Alembic (≈8 MiB of
 # memory) when nothing is pending.
-HEADS = frozenset({"0002_intake", "0007_reports", "0100_maintenance", "0101_tickets", "rules_0001"})
+HEADS = frozenset(
+    {"0002_intake", "0007_reports", "0008_history_spans", "0100_maintenance", "0101_tickets", "rules_0001"}
+)
 VERSION_TABLE = "alembic_version"
 # How long a write waits for the database lock (SQLite busy timeout) and for this process's other writers.
 # Bounded so that a store held by someone else turns into a prompt 503 instead of a request queued for minutes.

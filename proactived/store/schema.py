@@ -95,10 +95,12 @@ incident_history = Table(
     "incident_history",
     metadata,
     Column("id", BigId, primary_key=True, autoincrement=True),
-    Column("incident_id", String(32), nullable=False, index=True),
+    Column("incident_id", String(32), nullable=False),
     Column("event", String(32), nullable=False),
     Column("status", String(16), nullable=False),
     Column("at", UTCDateTime, nullable=False),
+    # An incident's history in order, with what a report reads from it (migration 0008_history_spans).
+    Index("ix_incident_history_spans", "incident_id", "id", "event", "at"),
 )
 
 outbox = Table(
