@@ -21,13 +21,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 
 from proactived import telemetry
 from proactived.errors import InputError, StoreError
 from proactived.ingest import Ingestor, IngestSummary
 from proactived.model import Alert, Severity
-from proactived.sources.push import KIND, build_one, load_push
+from proactived.sources.push import KIND, alert_items, build_one, load_push
 from proactived.store import Store
 from proactived.store.engine import insert_rows
 from proactived.store.schema import intake as intake_table
@@ -76,7 +76,9 @@ class Intake:
         self._accepts = 0
         self._failures = 0
         self._retry_at = 0.0
-        self._queued_requests, self._queued_alerts = self._count()
+        with store.reading() as conn:
+            backlog = read_backlog(conn)
+        self._queued_requests, self._queued_alerts = backlog.requests, backlog.alerts
 
     # ------------------------------------------------------------------ accepting
 
@@ -104,7 +106,7 @@ class Intake:
     def ingest_now(self, alerts: list[Alert]) -> IngestSummary:
         """Deduplicate in the caller (``?wait=true``): what is queued first, so order is kept, then ``alerts``."""
         with self._drain_lock:
-            while self._drain_one():
+            while self._drain_chunk():
                 pass
             return self.ingestor.ingest(alerts, source=KIND)
 
@@ -117,7 +119,7 @@ class Intake:
         handled = 0
         try:
             with self._drain_lock:
-                while handled < DRAIN_BATCH and not (handled and self._deferring()) and self._drain_one():
+                while handled < DRAIN_BATCH and not (handled and self._deferring()) and self._drain_chunk():
                     handled += 1
         except StoreError as exc:
             self._failures += 1
@@ -132,7 +134,7 @@ class Intake:
         """Deduplicate what is stored for up to ``budget`` seconds (a clean stop); the rest waits for the next start."""
         deadline = time.monotonic() + budget
         with self._drain_lock:
-            while time.monotonic() < deadline and self._drain_one():
+            while time.monotonic() < deadline and self._drain_chunk():
                 pass
 
     def _deferring(self) -> bool:
@@ -140,7 +142,7 @@ class Intake:
         recent = time.monotonic() - self._last_accept < self.quiet_seconds
         return recent and self._queued_alerts * 2 < self.max_queued_alerts()
 
-    def _drain_one(self) -> bool:
+    def _drain_chunk(self) -> bool:
         """Deduplicate the oldest stored requests, up to CHUNK_ALERTS alerts in one transaction.
 
         One chunk costs one read of the repeats' state and one commit however many requests it joins, so a
@@ -186,37 +188,34 @@ class Intake:
 
     def _build(self, row_id: int, body: bytes, received_at: datetime, table: dict[str, Severity] | None) -> list[Alert]:
         """The alerts of one stored request. It was checked when accepted, so it is only decoded here; if it
-        no longer builds (a later version checks differently), it is checked again to log why and skipped."""
+        no longer builds (a later version checks differently), it is logged with what is wrong and skipped."""
         try:
-            return [build_one(item, received_at, table) for item in _alert_list(json.loads(body))]
+            return [build_one(item, received_at, table) for item in alert_items(json.loads(body))]
         except Exception:  # any failure means: check it properly to say what is wrong
-            try:
-                load_push(body, max_alerts=MAX_STORED_ALERTS)
-                raise InputError("body", "stored request could not be built into alerts")
-            except InputError as exc:
-                telemetry.event("intake_rejected", logging.ERROR, request=row_id, field=exc.field, error=exc.message)
+            exc = _refusal(body)
+            telemetry.event("intake_rejected", logging.ERROR, request=row_id, field=exc.field, error=exc.message)
             return []
 
     # ------------------------------------------------------------------ reporting
 
     def backlog(self) -> Backlog:
-        """Read from the store (for status and metrics)."""
+        """Read from the store (for status)."""
         with self.store.reading() as conn:
-            requests, alerts, oldest = conn.execute(
-                select(
-                    func.count(),
-                    func.coalesce(func.sum(intake_table.c.alerts), 0),
-                    func.min(intake_table.c.received_at),
-                )
-            ).one()
-        return Backlog(int(requests), int(alerts), oldest)
-
-    def _count(self) -> tuple[int, int]:
-        backlog = self.backlog()
-        return backlog.requests, backlog.alerts
+            return read_backlog(conn)
 
 
-def _alert_list(data: Any) -> list[Any]:
-    """The alert objects of a decoded push body (a list, or Alertmanager's ``{"alerts": [...]}``)."""
-    alerts = data["alerts"] if isinstance(data, dict) else data
-    return list(alerts)
+def read_backlog(conn: Connection) -> Backlog:
+    """What waits in the intake table, read in the caller's connection."""
+    requests, alerts, oldest = conn.execute(
+        select(func.count(), func.coalesce(func.sum(intake_table.c.alerts), 0), func.min(intake_table.c.received_at))
+    ).one()
+    return Backlog(int(requests), int(alerts), oldest)
+
+
+def _refusal(body: bytes) -> InputError:
+    """Why a stored request no longer builds: the check's own error, or a generic one if it passes."""
+    try:
+        load_push(body, max_alerts=MAX_STORED_ALERTS)
+    except InputError as exc:
+        return exc
+    return InputError("body", "stored request could not be built into alerts")

@@ -18,16 +18,16 @@ from sqlalchemy import func, select
 
 from proactived.clock import ManualClock
 from proactived.errors import StoreError
+from proactived.gc_pause import collector_paused
 from proactived.ingest import IngestSummary
 from proactived.model import Alert, Severity, Status
 from proactived.runtime import Runtime
 from proactived.sources import alertmanager, build_source, prometheus
-from proactived.sources.base import collector_paused, merged_table
-from proactived.sources.poller import SourcePoller
+from proactived.sources.base import merged_table
 from proactived.store.schema import incident_history, incidents, outbox
 from tests.conftest import T0
 from tests.fake_monitoring import ALERTMANAGER_ALERTS, FakeMonitoring, fake_monitoring
-from tests.test_sources_polling import am_alert, current, runtime, state
+from tests.test_sources_polling import am_alert, current, poller, runtime, state
 
 
 @pytest.fixture
@@ -42,10 +42,6 @@ def rt(tmp_path: Path, store_url: str, clock: ManualClock, fake: FakeMonitoring)
     runtime_ = runtime(tmp_path, store_url, clock, source)
     yield runtime_
     runtime_.store.close()
-
-
-def poller(rt: Runtime) -> SourcePoller:
-    return SourcePoller(rt, build_source(rt.config.sources[0], rt.clock.now))
 
 
 def stored(rt: Runtime) -> tuple[list[Any], int, int]:

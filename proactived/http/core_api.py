@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 from prometheus_client import CollectorRegistry, generate_latest
@@ -12,7 +14,7 @@ from prometheus_client.registry import Collector
 from proactived import telemetry
 from proactived.errors import InputError, StoreError
 from proactived.http.wsgi import Request, Response, error, json_response
-from proactived.intake import QUIET_SECONDS, Intake
+from proactived.intake import QUIET_SECONDS, Intake, read_backlog
 from proactived.runtime import Runtime
 from proactived.sources.push import KIND, parse_push
 from proactived.store import incidents as incident_rows
@@ -35,7 +37,7 @@ def install(rt: Runtime) -> None:
     rt.status_providers["intake"] = lambda: intake_status(rt, intake)
     rt.stop_hooks.append(intake.drain)
     registry = telemetry.new_registry()
-    registry.register(StoreCollector(rt, intake))
+    registry.register(StoreCollector(rt))
     rt.router.add("POST", "/api/v1/alerts", lambda req: post_alerts(rt, intake, req), auth=True)
     rt.router.add("GET", "/healthz", lambda req: json_response(200, {"status": "ok"}))
     rt.router.add("GET", "/readyz", lambda req: readyz(rt))
@@ -48,36 +50,30 @@ def post_alerts(rt: Runtime, intake: Intake, request: Request) -> Response:
     By default the request is stored as received and deduplicated right after by the intake stage;
     ``?wait=true`` deduplicates it before answering and says what it did (opened, resolved, reopened).
     """
-    cfg = rt.config
-    wait = request.arg("wait").lower() in ("1", "true", "yes")
-    if not wait and intake.full():
+    if request.arg("wait").lower() in ("1", "true", "yes"):
+        return _post_and_wait(rt, intake, request)
+    if intake.full():
         telemetry.alerts_received(KIND, "deferred", batch_size(request.body()))
         response = error(503, "intake backlog full: nothing was accepted, retry later")
         response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
-    now = rt.clock.now()
-    try:
-        if wait:
-            alerts = parse_push(
-                request.body(), now, max_alerts=cfg.server.max_alerts_per_request, severity_table=cfg.severity_map
-            )
-        else:
-            accepted = intake.accept(request.body(), now, max_alerts=cfg.server.max_alerts_per_request)
-    except InputError:
-        telemetry.alerts_received(KIND, "rejected", batch_size(request.body()))
-        raise
-    except StoreError:
-        telemetry.alerts_received(KIND, "failed", batch_size(request.body()))
-        raise
-    if not wait:
-        telemetry.alerts_received(KIND, "accepted", accepted)
-        rt.dispatcher.wake(INTAKE_STAGE)
-        return json_response(200, {"status": "success", "accepted": accepted, "queued": accepted})
-    try:
+    with _counted_failures(request):
+        accepted = intake.accept(request.body(), rt.clock.now(), max_alerts=rt.config.server.max_alerts_per_request)
+    telemetry.alerts_received(KIND, "accepted", accepted)
+    rt.dispatcher.wake(INTAKE_STAGE)
+    return json_response(200, {"status": "success", "accepted": accepted, "queued": accepted})
+
+
+def _post_and_wait(rt: Runtime, intake: Intake, request: Request) -> Response:
+    cfg = rt.config
+    with _counted_failures(request):
+        alerts = parse_push(
+            request.body(),
+            rt.clock.now(),
+            max_alerts=cfg.server.max_alerts_per_request,
+            severity_table=cfg.severity_map,
+        )
         summary = intake.ingest_now(alerts)
-    except StoreError:
-        telemetry.alerts_received(KIND, "failed", len(alerts))
-        raise
     return json_response(
         200,
         {
@@ -89,6 +85,19 @@ def post_alerts(rt: Runtime, intake: Intake, request: Request) -> Response:
             "reopened": summary.reopened,
         },
     )
+
+
+@contextmanager
+def _counted_failures(request: Request) -> Iterator[None]:
+    """Count the request's alerts as rejected (bad input) or failed (store error) when the block raises."""
+    try:
+        yield
+    except InputError:
+        telemetry.alerts_received(KIND, "rejected", batch_size(request.body()))
+        raise
+    except StoreError:
+        telemetry.alerts_received(KIND, "failed", batch_size(request.body()))
+        raise
 
 
 def intake_status(rt: Runtime, intake: Intake) -> dict[str, object]:
@@ -137,9 +146,8 @@ def metrics(registry: CollectorRegistry) -> Response:
 class StoreCollector(Collector):
     """Gauges read from the store at scrape time (open incidents, outbox backlog)."""
 
-    def __init__(self, rt: Runtime, intake: Intake) -> None:
+    def __init__(self, rt: Runtime) -> None:
         self.rt = rt
-        self.intake = intake
 
     def collect(self):  # type: ignore[no-untyped-def]  # prometheus_client's Collector protocol is untyped
         incidents = GaugeMetricFamily("proactived_incidents", "Current incidents by status", labels=["status"])
@@ -154,7 +162,7 @@ class StoreCollector(Collector):
                     incidents.add_metric([status], n)
                 flapping.add_metric([], len(incident_rows.load_flapping(conn)))
                 stats = outbox.stats(conn)
-            queued.add_metric([], self.intake.backlog().alerts)
+                queued.add_metric([], read_backlog(conn).alerts)
         except Exception:  # a scrape must not fail because the store is briefly away
             return
         for topic, n in stats.pending.items():

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import gc
 import socket
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import datetime
 from email.message import EmailMessage
 
 from proactived.errors import ConfigError, TransportError
+from proactived.gc_pause import collector_paused
 from proactived.reports import events, ledger
 from proactived.reports.compute import compute
 from proactived.reports.config import ReportConfig, ServiceConfig, SmtpConfig
@@ -49,29 +48,11 @@ def build(
     windows = inputs.planned.spans(period.start, period.end)
     runs = inputs.jobs.runs(period.start, until)
     acks = inputs.acks.first_acks(period.start, until)
-    with store.reading() as conn, _collector_paused():
+    with store.reading() as conn, collector_paused():
         return compute(
             title, period, now, services, incident_spans(conn, period.start, until, now), windows, runs, acks,
             inputs.notes(),
         )  # fmt: skip
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector while a report is computed.
-
-    A year-long report keeps hundreds of thousands of outages alive until it is done and makes next to no
-    reference cycles; the collector would walk all of them again and again as they pile up (a fifth of the
-    report's time). Reference counting still frees everything else meanwhile. Only the caller that found
-    the collector running turns it back on, so overlapping reports leave it as they found it.
-    """
-    running = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if running:
-            gc.enable()
 
 
 def message_for(report: Report, cfg: ReportConfig, smtp: SmtpConfig) -> EmailMessage:

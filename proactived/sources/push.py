@@ -153,14 +153,20 @@ def _status(value: str | None, ends_at: datetime | None, now: datetime) -> Statu
     return Status(value)
 
 
+def alert_items(data: Any) -> Any:
+    """The alert list of a decoded body: the body itself, or what Alertmanager's ``{"alerts": [...]}`` wraps."""
+    if isinstance(data, dict) and "alerts" in data and len(data) == 1:
+        return data["alerts"]
+    return data
+
+
 def load_push(body: bytes, *, max_alerts: int) -> list[Any]:
     """Decode and check a whole request body; the alert objects, every one valid, or InputError."""
     try:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InputError("body", f"invalid JSON: {exc}") from None
-    if isinstance(data, dict) and "alerts" in data and len(data) == 1:
-        data = data["alerts"]
+    data = alert_items(data)
     if not isinstance(data, list):
         raise InputError("body", "expected a JSON list of alerts")
     if len(data) > max_alerts:
