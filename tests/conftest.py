@@ -13,6 +13,7 @@ from sqlalchemy import create_engine, text
 
 from proactived.clock import ManualClock
 from proactived.store import Store
+from tests.peers import unavailable
 
 # CI runs the property-based tests with a fixed seed so a run is repeatable; on a developer's machine they
 # explore new examples every time (and remember failing ones in .hypothesis/).
@@ -46,7 +47,7 @@ def store_url(request: pytest.FixtureRequest, tmp_path: os.PathLike[str]) -> Ite
         yield f"sqlite:///{tmp_path}/state/proactived.db"
         return
     if not POSTGRES_URL:
-        pytest.skip(
+        unavailable(
             "PostgreSQL tests need PROACTIVED_TEST_POSTGRES_URL (e.g. postgresql+psycopg://postgres@127.0.0.1/test)"
         )
     yield from _postgres_schema_url()
