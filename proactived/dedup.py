@@ -182,8 +182,11 @@ def _firing(batch: _Batch, alert: Alert, now: datetime) -> None:
     batch.store(replace(refreshed, severity=alert.severity), full=changed)
 
 
-def _change_state(batch: _Batch, incident: Incident, event: IncidentEvent, now: datetime) -> None:
-    """Store a fire/resolve change; past the flap threshold it goes quiet instead of downstream."""
+def _change_state(
+    batch: _Batch, incident: Incident, event: IncidentEvent, now: datetime, at: datetime | None = None
+) -> None:
+    """Store a fire/resolve change (recorded ``at``, default ``now``); past the flap threshold it goes quiet
+    instead of downstream. Flapping is counted by when changes arrive, whatever time the source gives them."""
     settings = batch.settings
     incident = _transition(incident, now, settings)
     was_flapping = incident.flapping
@@ -192,7 +195,7 @@ def _change_state(batch: _Batch, incident: Incident, event: IncidentEvent, now: 
     elif len(incident.transitions) >= settings.flap_threshold:
         incident = replace(incident, flapping=True, flap_count=len(incident.transitions))
     batch.store(incident, full=True)
-    batch.result.record(event, incident, now, quiet=incident.flapping)
+    batch.result.record(event, incident, at or now, quiet=incident.flapping)
     if incident.flapping and not was_flapping:
         batch.result.record(IncidentEvent.FLAPPING, incident, now)
 
@@ -207,8 +210,19 @@ def _resolved(batch: _Batch, alert: Alert, now: datetime) -> None:
     if old is None or old.status is Status.RESOLVED:
         batch.result.ignored += 1
         return
-    resolved = replace(old, status=Status.RESOLVED, resolved_at=now, last_seen=now)
-    _change_state(batch, resolved, IncidentEvent.RESOLVED, now)
+    at = resolved_time(old, alert, now)
+    resolved = replace(old, status=Status.RESOLVED, resolved_at=at, last_seen=now)
+    _change_state(batch, resolved, IncidentEvent.RESOLVED, now, at)
+
+
+def resolved_time(incident: Incident, alert: Alert, now: datetime) -> datetime:
+    """When the problem ended: the source's own end time when it gives one (Alertmanager's ``endsAt``,
+    Zabbix' recovery clock), so a notification that arrives minutes late does not count as minutes of
+    downtime; never before we last heard the alert firing, and never after ``now`` (a source's clock ahead
+    of ours). Without an end time, when we heard."""
+    if alert.ends_at is None:
+        return now
+    return min(now, max(incident.last_seen, alert.ends_at))
 
 
 @dataclass(frozen=True, slots=True)

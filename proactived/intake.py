@@ -4,8 +4,10 @@
 as the incidents themselves, so a burst is accepted at the speed of checking and storing it. The ``intake``
 stage then turns each stored body into alerts and runs them through the ingest step, deleting the row in the
 same transaction: every accepted request is deduplicated exactly once, in arrival order, across crashes.
-While requests keep arriving the stage waits (up to ``quiet_seconds``) so that accepting is not slowed by
-deduplicating, unless the backlog has reached half its bound; past the bound requests are answered ``503``.
+While requests keep arriving (less than ``quiet_seconds`` apart) the stage waits so that accepting is not
+slowed by deduplicating, but never longer than ``max_wait_seconds`` behind the oldest waiting request, and not
+at all once the backlog has reached half its bound: a steady stream is deduplicated in rounds about a second
+apart instead of waiting for a pause that never comes. Past the bound requests are answered ``503``.
 ``?wait=true`` instead deduplicates in the request and answers with what it did.
 """
 
@@ -33,6 +35,7 @@ from proactived.store.engine import insert_rows
 from proactived.store.schema import intake as intake_table
 
 QUIET_SECONDS = 0.1
+MAX_WAIT_SECONDS = 1.0  # the longest a stored request waits for a pause in arrivals before it is deduplicated
 DRAIN_BATCH = 20  # chunks per stage round
 CHUNK_REQUESTS = 100  # stored requests joined into one dedup transaction, at most
 CHUNK_ALERTS = 2_000  # alerts per dedup transaction, at most (a single larger request is still taken whole)
@@ -64,12 +67,17 @@ class Intake:
         severity_table: Callable[[], dict[str, Severity] | None],
         *,
         quiet_seconds: float = QUIET_SECONDS,
+        max_wait_seconds: float = MAX_WAIT_SECONDS,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store = store
         self.ingestor = ingestor
         self.max_queued_alerts = max_queued_alerts
         self.severity_table = severity_table
         self.quiet_seconds = quiet_seconds
+        self.max_wait_seconds = max_wait_seconds
+        self._monotonic = monotonic
+        self._waiting_since: float | None = None  # when the stage first held back for arrivals, this round
         self._drain_lock = threading.Lock()  # one drainer at a time keeps arrival order
         self._count_lock = threading.Lock()
         self._last_accept = 0.0
@@ -99,7 +107,7 @@ class Intake:
         with self._count_lock:
             self._queued_requests += 1
             self._queued_alerts += alerts
-            self._last_accept = time.monotonic()
+            self._last_accept = self._monotonic()
             self._accepts += 1
         return alerts
 
@@ -114,7 +122,7 @@ class Intake:
 
     def run_once(self) -> int:
         """The ``intake`` stage: deduplicate stored requests; returns how many it handled (0 = idle or waiting)."""
-        if self._queued_requests == 0 or self._deferring() or time.monotonic() < self._retry_at:
+        if self._queued_requests == 0 or self._deferring() or self._monotonic() < self._retry_at:
             return 0
         handled = 0
         try:
@@ -123,11 +131,12 @@ class Intake:
                     handled += 1
         except StoreError as exc:
             self._failures += 1
-            self._retry_at = time.monotonic() + min(MAX_BACKOFF_SECONDS, QUIET_SECONDS * 2**self._failures)
+            self._retry_at = self._monotonic() + min(MAX_BACKOFF_SECONDS, QUIET_SECONDS * 2**self._failures)
             if self._failures == 1:  # once per outage, not once per retry
                 telemetry.event("intake_store_error", logging.WARNING, error=str(exc), queued=self._queued_requests)
             return handled
         self._failures = 0
+        self._waiting_since = None  # the next wait for a pause starts afresh
         return handled
 
     def drain(self, budget: float) -> None:
@@ -138,9 +147,14 @@ class Intake:
                 pass
 
     def _deferring(self) -> bool:
-        """Requests are arriving and the backlog is below half its bound: accepting goes first."""
-        recent = time.monotonic() - self._last_accept < self.quiet_seconds
-        return recent and self._queued_alerts * 2 < self.max_queued_alerts()
+        """Requests are arriving, the backlog is below half its bound and the stage has not yet waited
+        ``max_wait_seconds`` for a pause: accepting goes first."""
+        now = self._monotonic()
+        if now - self._last_accept >= self.quiet_seconds or self._queued_alerts * 2 >= self.max_queued_alerts():
+            return False
+        if self._waiting_since is None:
+            self._waiting_since = now
+        return now - self._waiting_since < self.max_wait_seconds
 
     def _drain_chunk(self) -> bool:
         """Deduplicate the oldest stored requests, up to CHUNK_ALERTS alerts in one transaction.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import timedelta
 from itertools import count
 
@@ -92,6 +93,26 @@ def test_it_resolves_then_reopens_the_same_incident_within_the_window() -> None:
     assert incident.id == "i1"
     assert incident.status is Status.FIRING and incident.resolved_at is None
     assert t.actions == [(0, IncidentEvent.OPENED), (60, IncidentEvent.RESOLVED), (90, IncidentEvent.REOPENED)]
+
+
+def test_a_resolve_counts_from_the_sources_end_time_within_what_we_saw() -> None:
+    def ended(second: int) -> Alert:
+        return replace(RESOLVED, ends_at=T0 + timedelta(seconds=second))
+
+    t = Timeline()
+    t.at(0, [FIRING])
+    t.at(20, [FIRING])
+    result = t.at(300, [ended(45)])  # a notification five minutes late: it ended at 45 s
+    assert t.only().resolved_at == T0 + timedelta(seconds=45)
+    assert [(a.event, a.at) for a in result.actions] == [(IncidentEvent.RESOLVED, T0 + timedelta(seconds=45))]
+    assert t.only().last_seen == T0 + timedelta(seconds=300)  # when we heard it
+
+    t.at(400, [FIRING])  # reopened; then an end time before we last heard it firing: not earlier than that
+    t.at(500, [ended(350)])
+    assert t.only().resolved_at == T0 + timedelta(seconds=400)
+    t.at(600, [FIRING])
+    t.at(700, [ended(900)])  # the source's clock runs ahead of ours: not later than now
+    assert t.only().resolved_at == T0 + timedelta(seconds=700)
 
 
 def test_it_opens_a_new_incident_after_the_reopen_window() -> None:

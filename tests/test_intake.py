@@ -148,6 +148,31 @@ def test_the_stage_lets_a_burst_be_accepted_first_unless_half_the_bound_is_queue
     assert intake.run_once() == 0
 
 
+def test_a_steady_stream_is_deduplicated_at_most_max_wait_seconds_behind(store: Store) -> None:
+    clock = ManualClock(T0)
+    ticks = {"now": 0.0}
+    intake = Intake(store, Ingestor(store, clock, lambda: DedupSettings()), lambda: 10**6, lambda: None,
+                    quiet_seconds=0.5, max_wait_seconds=1.0, monotonic=lambda: ticks["now"])  # fmt: skip
+
+    def arrive(name: str) -> None:
+        assert intake.accept(b'[{"labels": {"alertname": "%s"}}]' % name.encode(), T0, max_alerts=10) == 1
+
+    arrive("A")
+    for step in (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9):  # a request every 0.1 s: never a pause
+        ticks["now"] = step
+        assert intake.run_once() == 0, f"at {step}s the stage still lets accepting go first"
+        arrive(f"B{step}")
+    ticks["now"] = 1.1
+    assert intake.run_once() == 1, "waited a full second for a pause that did not come: deduplicate now"
+    assert len(counts(store)) == 10 and stored_requests(store) == 0
+    arrive("C")
+    ticks["now"] = 1.2
+    assert intake.run_once() == 0, "the next wait starts afresh"
+    ticks["now"] = 2.2
+    assert intake.run_once() == 1
+    assert "C" in counts(store)
+
+
 def test_stored_bodies_are_read_with_the_time_they_were_received(store: Store) -> None:
     clock = ManualClock(T0)
     intake = Intake(store, Ingestor(store, clock, lambda: DedupSettings()), lambda: 100, lambda: None, quiet_seconds=0)

@@ -1,5 +1,6 @@
 """The report agrees with Prometheus: a real target goes down for known spans, TargetDown alerts flow into the
-daemon, and the reported availability matches ``avg_over_time(up[...])`` within one scrape interval per outage."""
+daemon (resolved ones with Prometheus' own end time, as its notifier sends them), and the reported availability
+matches ``avg_over_time(up[...])`` within one scrape interval per outage."""
 
 from __future__ import annotations
 
@@ -47,12 +48,25 @@ class AlertRelay:
                 if key not in self.firing:
                     self._push(item, "firing")
                     self.firing[key] = item
-            for key in [k for k in self.firing if k not in seen]:
-                self._push(self.firing.pop(key), "resolved")
-                self.resolved += 1
+            gone = [k for k in self.firing if k not in seen]
+            if gone:
+                ended = self._last_evaluation()  # the rule evaluation that found the target up again
+                for key in gone:
+                    self._push(self.firing.pop(key), "resolved", ended)
+                    self.resolved += 1
 
-    def _push(self, item: dict[str, Any], status: str) -> None:
+    def _last_evaluation(self) -> str:
+        """When Prometheus last evaluated TargetDown, as its notifier would send it in a resolved alert's endsAt."""
+        from tests.peers.prometheus import get_json  # imported as a pytest plugin below, so not at the top
+
+        groups = get_json(f"{self.stack.prometheus_url}/api/v1/rules?type=alert")["data"]["groups"]
+        (rule,) = [r for g in groups for r in g["rules"] if r["name"] == "TargetDown"]
+        return str(rule["lastEvaluation"])
+
+    def _push(self, item: dict[str, Any], status: str, ends_at: str | None = None) -> None:
         body = [{"labels": item["labels"], "startsAt": item["activeAt"], "status": status, "source": "prometheus"}]
+        if ends_at:
+            body[0]["endsAt"] = ends_at
         assert self.daemon.post("/api/v1/alerts", body).status_code == 200
 
     def stop(self) -> None:

@@ -3,7 +3,8 @@
 1. measure: as many pushes as a few client threads can get acknowledged for ``measure_s`` seconds;
 2. sustain: pushes paced at ``fraction`` of that rate for ``sustain_s`` seconds while an Alertmanager source
    is polled, problems open and resolve tickets in a local Jira, and ``proactived report`` runs twice;
-3. settle: wait for the outbox to drain. Nothing here asserts; callers check the figures.
+3. settle: wait for the accepted pushes to be deduplicated and the outbox to drain.
+Nothing here asserts; callers check the figures.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import requests
 from sqlalchemy import func, select
 
 from proactived.store import Store
-from proactived.store.schema import outbox
+from proactived.store.schema import intake, outbox
 from tests.desks.jira import running_jira
 from tests.fake_monitoring import ALERTMANAGER_ALERTS, fake_monitoring
 from tests.process import DaemonProcess
@@ -39,6 +40,7 @@ class LoadFigures:
     errors: dict[str, int] = field(default_factory=dict)  # status or exception name -> count
     reports_ok: int = 0
     tickets: int = 0
+    tickets_under_load: int = 0  # in the desk when the sustained pushes stopped
     drained_after_s: float | None = None
     rss_kib: list[int] = field(default_factory=list)  # sampled every second during the sustained phase
 
@@ -53,8 +55,9 @@ class LoadFigures:
     def summary(self) -> str:
         return (f"measured {self.measured_rate:.0f} alerts/s; sustained {self.achieved_rate:.0f}/s "
                 f"(target {self.target_rate:.0f}/s), {self.sent_alerts} alerts, errors {self.errors or 'none'}, "
-                f"{self.tickets} tickets, {self.reports_ok} reports, outbox drained after "
-                f"{self.drained_after_s}s, RSS middle {self.rss_middle} KiB end {self.rss_end} KiB")  # fmt: skip
+                f"{self.tickets} tickets ({self.tickets_under_load} under load), {self.reports_ok} reports, "
+                f"outbox drained after {self.drained_after_s}s, "
+                f"RSS middle {self.rss_middle} KiB end {self.rss_end} KiB")  # fmt: skip
 
 
 def _rss(pid: int) -> int:
@@ -144,14 +147,18 @@ def run_load(tmp_path: Path, measure_s: float, sustain_s: float, fraction: float
             figures.sent_alerts = sent[0]
             figures.achieved_rate = sent[0] / (time.monotonic() - started)
             figures.rss_kib.append(_rss(daemon.proc.pid))
+            figures.tickets_under_load = len(jira.issues)
 
             # 3. settle
             store = Store(f"sqlite:///{tmp_path}/state/proactived.db")
             try:
                 settle_started = time.monotonic()
                 while time.monotonic() < settle_started + 120:
-                    with store.reading() as conn:
-                        pending = conn.execute(select(func.count()).where(outbox.c.done_at.is_(None))).scalar()
+                    with store.reading() as conn:  # accepted pushes still to deduplicate, then tickets to send
+                        pending = conn.execute(select(func.count()).select_from(intake)).scalar()
+                        pending = pending or conn.execute(
+                            select(func.count()).where(outbox.c.done_at.is_(None))
+                        ).scalar()
                     if not pending:
                         figures.drained_after_s = round(time.monotonic() - settle_started, 1)
                         break

@@ -19,4 +19,5 @@ def test_sustained_pushes_at_80_percent_of_the_measured_rate_get_no_errors_and_t
     assert figures.drained_after_s is not None, "the outbox did not drain within 2 minutes"
     assert figures.reports_ok == 2
     assert figures.tickets == 25  # one per problem, whatever the churn
+    assert figures.tickets_under_load == 25, "a steady stream of pushes must not hold tickets back until it stops"
     assert figures.rss_end < figures.rss_middle * 1.5  # loose here; bench/soak checks 10 % over 2 minutes
