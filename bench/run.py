@@ -10,7 +10,8 @@ Figures (each over ``--runs`` runs: median, min, max):
   ingest-100k the same with 100,000 distinct label sets
   rss         resident memory of both processes after each load
   ticket      Alertmanager-webhook delivery -> the create request at a local desk (webhook sink, hold_for 0)
-  poll        one poll of an Alertmanager holding 10,000 active alerts: wall and CPU time in the daemon
+  poll        one poll of an Alertmanager holding 10,000 active alerts: wall and CPU time in the daemon (steady:
+              median of 5, once Alertmanager has settled after the load), and Alertmanager's answer alone
   storm       bench/correlation_storm.py: lag from the last stored alert to the last correlated, problems
   report      bench/report_bench.py: a year of history (1,000,000 state changes, 500 services)
   floor       the ingest payloads through json.loads + fingerprint hashing only
@@ -384,8 +385,28 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def poll_cost(work: Path, alerts: int) -> tuple[float, float, float, float]:
-    """(first poll wall s, CPU s; steady poll wall s, CPU s) of an Alertmanager holding ``alerts`` alerts."""
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_idle(pid: int, timeout: float = 30.0) -> None:
+    """Wait until the process uses under 5 % of a CPU over half a second (Alertmanager sorting what it was sent)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        before = cpu_seconds(pid)
+        time.sleep(0.5)
+        if cpu_seconds(pid) - before < 0.025:
+            return
+
+
+def poll_cost(work: Path, alerts: int, repeats: int = 5) -> tuple[float, float, float, float, float]:
+    """(first poll wall s, CPU s; steady poll wall s, CPU s; Alertmanager's answer alone s) of an Alertmanager
+    holding ``alerts`` alerts. Alertmanager is left to settle after the load first, so that what is timed is a
+    poll, not Alertmanager still digesting the alerts it was sent; steady figures are medians of ``repeats``."""
+    import requests
+
     from proactived.clock import SystemClock
     from proactived.config.models import Config
     from proactived.runtime import Runtime
@@ -394,23 +415,31 @@ def poll_cost(work: Path, alerts: int) -> tuple[float, float, float, float]:
     from proactived.store import Store
 
     bodies = payloads(alerts, alerts, 1000)
-    with alertmanager(work / "am-poll") as (port, _pid):
+    with alertmanager(work / "am-poll") as (port, pid):
         post_all(port, "/api/v2/alerts", bodies, {}, 120)
+        wait_idle(pid)
         store = Store(f"sqlite:///{work / 'poll.db'}")
         store.upgrade()
         rt = Runtime(config=Config(state_dir=str(work)), config_path=work / "x.yaml", store=store, clock=SystemClock())
         config = AlertmanagerConfig(name="am", type="alertmanager", url=f"http://127.0.0.1:{port}")
         poller = SourcePoller(rt, AlertmanagerSource(config, rt.clock.now))
-        figures = []
-        for _ in range(2):
+        walls, cpus = [], []
+        for _ in range(1 + repeats):
             wall, cpu = time.perf_counter(), time.thread_time()
             outcome = poller.poll()
-            figures += [time.perf_counter() - wall, time.thread_time() - cpu]
+            walls.append(time.perf_counter() - wall)
+            cpus.append(time.thread_time() - cpu)
             if not outcome.ok or outcome.alerts != alerts:
                 raise RuntimeError(f"poll saw {outcome.alerts} of {alerts} alerts ({outcome})")
         poller.close()
         store.close()
-    return figures[0], figures[1], figures[2], figures[3]
+        answers = []
+        with requests.Session() as session:
+            for _ in range(repeats):
+                started = time.perf_counter()
+                session.get(f"http://127.0.0.1:{port}/api/v2/alerts", timeout=30).raise_for_status()
+                answers.append(time.perf_counter() - started)
+    return (walls[0], cpus[0], statistics.median(walls[1:]), statistics.median(cpus[1:]), statistics.median(answers))
 
 
 def run_script(args: list[str], patterns: dict[str, str], timeout: float) -> dict[str, float]:
@@ -500,6 +529,7 @@ def main() -> None:
         "poll_first_cpu": Figure("poll of AM, first, CPU", "s"),
         "poll": Figure("poll of AM, steady wall", "s", "< 0.3", ok=lambda v: v < 0.3),
         "poll_cpu": Figure("poll of AM, steady CPU", "s"),
+        "poll_am": Figure("poll: AM's answer alone (GET)", "s"),
         "storm_lag": Figure("storm: correlated after last alert", "s", "< 1", ok=lambda v: v < 1),
         "storm_problems": Figure("storm: problems", "count", "= 20", ok=lambda v: v == 20),
         "report": Figure("report, one year", "s", "< 5", ok=lambda v: v < 5),
@@ -532,16 +562,18 @@ def main() -> None:
                         f"  ticket: p50 {figures['ttk50'].values[-1]:.0f} ms, p99 {figures['ttk99'].values[-1]:.0f} ms"
                     )
             if "poll" in wanted:
-                first, first_cpu, steady, steady_cpu = poll_cost(work / "poll", polled)
+                first, first_cpu, steady, steady_cpu, answer = poll_cost(work / "poll", polled)
                 for key, value in (
                     ("poll_first", first),
                     ("poll_first_cpu", first_cpu),
                     ("poll", steady),
                     ("poll_cpu", steady_cpu),
+                    ("poll_am", answer),
                 ):
                     figures[key].values.append(value)
                 print(
-                    f"  poll: first {first:.2f} s ({first_cpu:.2f} CPU), steady {steady:.2f} s ({steady_cpu:.2f} CPU)"
+                    f"  poll: first {first:.2f} s ({first_cpu:.2f} CPU), steady {steady:.2f} s ({steady_cpu:.2f} CPU),"
+                    f" Alertmanager's answer alone {answer:.2f} s"
                 )
             if "storm" in wanted:
                 hosts = "400" if args.quick else "2000"
