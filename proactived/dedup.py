@@ -201,8 +201,18 @@ def _change_state(
 
 
 def _reopen(batch: _Batch, refreshed: Incident, alert: Alert, now: datetime) -> None:
+    at = reopened_time(refreshed, alert, now)
     reopened = replace(refreshed, status=Status.FIRING, resolved_at=None, severity=alert.severity)
-    _change_state(batch, reopened, IncidentEvent.REOPENED, now)
+    _change_state(batch, reopened, IncidentEvent.REOPENED, now, at)
+
+
+def reopened_time(incident: Incident, alert: Alert, now: datetime) -> datetime:
+    """When the problem came back: the source's start time when it proves a new firing (after the incident was
+    resolved, not after ``now``), e.g. Prometheus' ``activeAt`` before a ``for:`` clause let it fire; otherwise
+    (a start time left over from the first firing, or none) when we heard."""
+    if incident.resolved_at is not None and incident.resolved_at < alert.starts_at <= now:
+        return alert.starts_at
+    return now
 
 
 def _resolved(batch: _Batch, alert: Alert, now: datetime) -> None:

@@ -115,6 +115,20 @@ def test_a_resolve_counts_from_the_sources_end_time_within_what_we_saw() -> None
     assert t.only().resolved_at == T0 + timedelta(seconds=700)
 
 
+def test_a_relapse_counts_from_the_sources_new_start_time_when_it_proves_a_new_firing() -> None:
+    t = Timeline(replace(SETTINGS, flap_threshold=10))
+    t.at(0, [FIRING])
+    t.at(60, [RESOLVED])
+    result = t.at(90, [replace(FIRING, starts_at=T0 + timedelta(seconds=80))])  # e.g. activeAt before a `for:`
+    assert [(a.event, a.at) for a in result.actions] == [(IncidentEvent.REOPENED, T0 + timedelta(seconds=80))]
+    t.at(120, [RESOLVED])
+    result = t.at(150, [FIRING])  # the first firing's start time again: no proof of when it came back
+    assert [(a.event, a.at) for a in result.actions] == [(IncidentEvent.REOPENED, T0 + timedelta(seconds=150))]
+    t.at(180, [RESOLVED])
+    result = t.at(200, [replace(FIRING, starts_at=T0 + timedelta(seconds=900))])  # a clock ahead of ours
+    assert [(a.event, a.at) for a in result.actions] == [(IncidentEvent.REOPENED, T0 + timedelta(seconds=200))]
+
+
 def test_it_opens_a_new_incident_after_the_reopen_window() -> None:
     t = Timeline()
     t.at(0, [FIRING])

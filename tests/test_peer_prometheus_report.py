@@ -12,9 +12,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from sqlalchemy import func, select
 
 from proactived.reports import periods
 from proactived.reports.runner import build
+from proactived.store.schema import incidents
 from tests.running import RunningDaemon, make_config, running_daemon
 
 if TYPE_CHECKING:
@@ -74,13 +76,16 @@ class AlertRelay:
         self._thread.join(5)
 
 
-def test_report_availability_matches_prometheus_up_average(prometheus_stack: PrometheusStack, tmp_path: Path) -> None:
+@pytest.mark.parametrize("reopen_window", ["1s", "1h"], ids=["an incident per outage", "one incident reopened"])
+def test_report_availability_matches_prometheus_up_average(
+    prometheus_stack: PrometheusStack, tmp_path: Path, reopen_window: str
+) -> None:
     stack = prometheus_stack
     stack.reset()
     services = [{"name": "harness target", "match": ['alertname="TargetDown"', f'job="{stack.target_job}"']}]
-    # Each outage becomes its own incident (reopen window shorter than the gap): the history keeps the
-    # source's start time (Prometheus' activeAt, before the ``for: 2s``) only for an incident's first opening.
-    config = make_config(tmp_path, services=services, dedup={"reopen_window": "1s"})
+    # The second outage either opens its own incident (reopen window shorter than the gap) or reopens the
+    # first: both count from Prometheus' activeAt (before the ``for: 2s``) and end at its resolving evaluation.
+    config = make_config(tmp_path, services=services, dedup={"reopen_window": reopen_window})
     with running_daemon(config) as daemon:
         relay = AlertRelay(stack, daemon)
         try:
@@ -100,8 +105,11 @@ def test_report_availability_matches_prometheus_up_average(prometheus_stack: Pro
             datetime.fromtimestamp(begin, UTC).isoformat(), datetime.fromtimestamp(end, UTC).isoformat()
         )
         report = build(daemon.rt.store, daemon.rt.config.services, period, datetime.now(UTC), "peer")
+        with daemon.rt.store.reading() as conn:  # both paths were taken: two incidents, or one reopened
+            stored = conn.execute(select(func.count()).select_from(incidents)).scalar()
     (target,) = report.services
     assert target.problems == 2
+    assert stored == (2 if reopen_window == "1s" else 1)
     seconds = int(end - begin)
     query = urllib.parse.urlencode({"query": f'avg_over_time(up{{job="{stack.target_job}"}}[{seconds}s])', "time": end})
     from tests.peers.prometheus import get_json

@@ -40,9 +40,9 @@ def down_intervals(events: Iterable[tuple[float, str]], started: float, now: flo
     """Firing intervals of one incident from its history ``(at, event)`` in order.
 
     The first ``opened`` counts from the source's own start time when that is earlier (the monitoring
-    system saw the problem before we heard of it: a ``for:`` clause, a poll interval); a ``reopened``
-    counts from when we heard, as the history keeps no source time for it. A still-open interval runs
-    until ``now``.
+    system saw the problem before we heard of it: a ``for:`` clause, a poll interval); a ``reopened`` and a
+    ``resolved`` count from the time the history records (already the source's own when it gave one, see
+    ``dedup.reopened_time`` and ``dedup.resolved_time``). A still-open interval runs until ``now``.
     """
     spans: list[Interval] = []
     down_since: float | None = None
