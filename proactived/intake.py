@@ -84,8 +84,7 @@ class Intake:
         self._accepts = 0
         self._failures = 0
         self._retry_at = 0.0
-        with store.reading() as conn:
-            backlog = read_backlog(conn)
+        backlog = self.backlog()
         self._queued_requests, self._queued_alerts = backlog.requests, backlog.alerts
 
     # ------------------------------------------------------------------ accepting
@@ -148,7 +147,8 @@ class Intake:
 
     def _deferring(self) -> bool:
         """Requests are arriving, the backlog is below half its bound and the stage has not yet waited
-        ``max_wait_seconds`` for a pause: accepting goes first."""
+        ``max_wait_seconds`` for a pause: accepting goes first. The first time it holds back starts that wait;
+        a round that deduplicates ends it (``run_once``)."""
         now = self._monotonic()
         if now - self._last_accept >= self.quiet_seconds or self._queued_alerts * 2 >= self.max_queued_alerts():
             return False
@@ -213,7 +213,7 @@ class Intake:
     # ------------------------------------------------------------------ reporting
 
     def backlog(self) -> Backlog:
-        """Read from the store (for status)."""
+        """Read from the store (for status, and the counters at start)."""
         with self.store.reading() as conn:
             return read_backlog(conn)
 

@@ -41,7 +41,7 @@ class LoadFigures:
     reports_ok: int = 0
     tickets: int = 0  # of the 25 RelDown problems (the rule's title is "<host> is down")
     tickets_under_load: int = 0  # of those, in the desk when the sustained pushes stopped
-    other_tickets: int = 0  # LoadAlerts are in no rule: each gets its own ticket once due (window 30 s)
+    other_tickets: int = 0  # LoadAlerts are in no rule: each gets its own ticket once the default rule's hold is due
     drained_after_s: float | None = None
     rss_kib: list[int] = field(default_factory=list)  # sampled every second during the sustained phase
 
