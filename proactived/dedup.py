@@ -8,7 +8,7 @@ store or the clock.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -245,35 +245,112 @@ class RepeatState:
     suppressed: str
 
 
-def split_repeats(
-    states: Mapping[str, RepeatState], alerts: Sequence[Alert]
-) -> tuple[dict[str, list[Alert]], list[Alert]]:
+class Run:
+    """Consecutive alerts of one fingerprint in one state (status, severity, suppression, generator URL).
+
+    Folding a batch into runs is what lets it cost one store read and at most one write per fingerprint, however
+    many repeats it carries. ``apply`` over a run's ``alerts()`` (its first alert, then its last one once for
+    each further repeat) stores exactly what it would over the alerts themselves: a repeat in the same state
+    changes only what a later repeat overwrites (last-seen time, annotations, labels, the source's severity word)
+    and the counter, which still moves once per alert. Subclasses may build the two alerts only when asked.
+    """
+
+    __slots__ = ("count", "fingerprint", "generator_url", "severity", "status", "suppressed")
+
+    def __init__(
+        self, fingerprint: str, status: Status, severity: Severity, suppressed: str, generator_url: str
+    ) -> None:
+        self.fingerprint = fingerprint
+        self.status = status
+        self.severity = severity
+        self.suppressed = suppressed
+        self.generator_url = generator_url
+        self.count = 1
+
+    def first(self) -> Alert:
+        raise NotImplementedError
+
+    def last(self) -> Alert:
+        raise NotImplementedError
+
+    def annotations(self) -> Mapping[str, str]:
+        """The latest annotations (a plain repeat writes only these, the counter and the last-seen time)."""
+        return self.last().annotations
+
+    def alerts(self) -> Iterator[Alert]:
+        """Alerts that ``apply`` folds into the same incident as the run's own."""
+        yield self.first()
+        if self.count > 1:
+            last = self.last()
+            for _ in range(self.count - 1):
+                yield last
+
+
+class AlertRun(Run):
+    """A run of alerts that are already built."""
+
+    __slots__ = ("_first", "_last")
+
+    def __init__(self, alert: Alert) -> None:
+        super().__init__(alert.fingerprint, alert.status, alert.severity, alert.suppressed, alert.generator_url)
+        self._first = self._last = alert
+
+    def first(self) -> Alert:
+        return self._first
+
+    def last(self) -> Alert:
+        return self._last
+
+    def repeat(self, alert: Alert) -> None:
+        self._last = alert
+        self.count += 1
+
+
+def fold(alerts: Iterable[Alert]) -> list[Run]:
+    """``alerts`` (in order) as runs, in the order each run began."""
+    runs: list[Run] = []
+    current: dict[str, AlertRun] = {}
+    for alert in alerts:
+        run = current.get(alert.fingerprint)
+        if (
+            run is not None
+            and run.status is alert.status
+            and run.severity is alert.severity
+            and run.suppressed == alert.suppressed
+            and run.generator_url == alert.generator_url
+        ):
+            run.repeat(alert)
+        else:
+            current[alert.fingerprint] = run = AlertRun(alert)
+            runs.append(run)
+    return runs
+
+
+def split_repeats(states: Mapping[str, RepeatState], runs: Sequence[Run]) -> tuple[list[Run], list[Alert]]:
     """Separate plain repeats (they only bump count, last-seen and annotations) from alerts that need ``apply``.
 
-    A fingerprint's alerts are plain repeats when its incident is firing and every one of its alerts in the
-    batch is firing with the incident's severity and suppression: ``apply`` would then change nothing but the
-    counter, the last-seen time and the annotations (no history, no actions). Any other alert sends all of its
-    fingerprint's alerts to ``apply``, in their order.
+    A fingerprint's alerts are plain repeats when its incident is firing and they form one firing run with the
+    incident's severity and suppression: ``apply`` would then change nothing but the counter, the last-seen time
+    and the annotations (no history, no actions). Any other run sends all of its fingerprint's alerts to
+    ``apply``, in their order.
     """
-    plain: dict[str, list[Alert]] = {}
-    full: set[str] = set()
-    for alert in alerts:
-        fp = alert.fingerprint
-        if fp in full:
-            continue
-        state = states.get(fp)
+    runs_of: dict[str, int] = {}
+    for run in runs:
+        runs_of[run.fingerprint] = runs_of.get(run.fingerprint, 0) + 1
+    plain: list[Run] = []
+    for run in runs:
+        state = states.get(run.fingerprint)
         if (
             state is not None
+            and runs_of[run.fingerprint] == 1
             and state.status is Status.FIRING
-            and alert.status is Status.FIRING
-            and alert.severity is state.severity
-            and alert.suppressed == state.suppressed
+            and run.status is Status.FIRING
+            and run.severity is state.severity
+            and run.suppressed == state.suppressed
         ):
-            plain.setdefault(fp, []).append(alert)
-        else:
-            full.add(fp)
-            plain.pop(fp, None)
-    return plain, [a for a in alerts if a.fingerprint in full]
+            plain.append(run)
+    done = {run.fingerprint for run in plain}
+    return plain, [alert for run in runs if run.fingerprint not in done for alert in run.alerts()]
 
 
 def apply(

@@ -9,7 +9,7 @@ from typing import Any
 
 from proactived import dedup, telemetry
 from proactived.clock import Clock
-from proactived.dedup import Action, DedupResult, DedupSettings
+from proactived.dedup import Action, DedupResult, DedupSettings, Run
 from proactived.errors import StoreError
 from proactived.model import Alert
 from proactived.store import Store, outbox
@@ -66,8 +66,15 @@ class Ingestor:
         ``also`` runs in the same transaction (the intake deletes the stored request it came from);
         ``count=False`` leaves them out of the received-alerts metric (the intake counted them on arrival).
         """
+        return self.ingest_runs(dedup.fold(alerts), source, also=also, count=count)
+
+    def ingest_runs(
+        self, runs: Sequence[Run], source: str = "push", *, also: Extra | None = None, count: bool = True
+    ) -> IngestSummary:
+        """``ingest`` for alerts already folded into runs (``dedup.fold``; the intake folds stored requests)."""
         started = time.perf_counter()
-        result = self._with_retry(alerts, also)
+        alerts = sum(run.count for run in runs)
+        result = self._with_retry(runs, also)
         counts = {e: 0 for e in dedup.IncidentEvent}
         for action in result.history:
             counts[action.event] += 1
@@ -75,42 +82,45 @@ class Ingestor:
         for action in result.actions:
             telemetry.incident_event(action.event.value, action.incident_id, names.get(action.fingerprint, ""))
         if count:
-            telemetry.alerts_received(source, "accepted", len(alerts))
+            telemetry.alerts_received(source, "accepted", alerts)
         telemetry.batch_ingested(
             source,
-            len(alerts),
+            alerts,
             counts[dedup.IncidentEvent.OPENED],
             counts[dedup.IncidentEvent.RESOLVED],
             time.perf_counter() - started,
         )
         return IngestSummary(
-            len(alerts),
+            alerts,
             counts[dedup.IncidentEvent.OPENED],
             counts[dedup.IncidentEvent.RESOLVED],
             counts[dedup.IncidentEvent.REOPENED],
             result.ignored,
         )
 
-    def _with_retry(self, alerts: Sequence[Alert], also: Extra | None) -> DedupResult:
+    def _with_retry(self, runs: Sequence[Run], also: Extra | None) -> DedupResult:
         """Another process may create the same incident concurrently (unique index): re-read and retry."""
         for attempt in range(_ATTEMPTS):
             try:
-                return self._once(alerts, also)
+                return self._once(runs, also)
             except StoreError:
                 if attempt == _ATTEMPTS - 1:
                     raise
         raise AssertionError("unreachable")
 
-    def _once(self, alerts: Sequence[Alert], also: Extra | None) -> DedupResult:
+    def _once(self, runs: Sequence[Run], also: Extra | None) -> DedupResult:
         now = self.clock.now()
         with self.store.transaction() as conn:
             if also is not None:
                 also(conn)
-            known = incident_rows.load_repeat_states(conn, (a.fingerprint for a in alerts), lock=True)
-            plain, rest = dedup.split_repeats({fp: k[0] for fp, k in known.items()}, alerts)
+            known = incident_rows.load_repeat_states(conn, (run.fingerprint for run in runs), lock=True)
+            plain, rest = dedup.split_repeats({fp: k[0] for fp, k in known.items()}, runs)
             incident_rows.bump_repeats(
                 conn,
-                [(known[fp][0].id, len(same), now, same[-1].annotations, known[fp][1]) for fp, same in plain.items()],
+                [
+                    (known[run.fingerprint][0].id, run.count, now, run.annotations(), known[run.fingerprint][1])
+                    for run in plain
+                ],
             )
             result = DedupResult()
             if rest:

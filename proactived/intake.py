@@ -26,19 +26,27 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 
 from proactived import telemetry
+from proactived.dispatch import Stage
 from proactived.errors import InputError, StoreError
 from proactived.ingest import Ingestor, IngestSummary
 from proactived.model import Alert, Severity
-from proactived.sources.push import KIND, alert_items, build_one, load_push
+from proactived.sources.push import KIND, Fold, alert_items, load_push
 from proactived.store import Store
 from proactived.store.engine import insert_rows
 from proactived.store.schema import intake as intake_table
 
 QUIET_SECONDS = 0.1
 MAX_WAIT_SECONDS = 1.0  # the longest a stored request waits for a pause in arrivals before it is deduplicated
-DRAIN_BATCH = 20  # chunks per stage round
-CHUNK_REQUESTS = 100  # stored requests joined into one dedup transaction, at most
-CHUNK_ALERTS = 2_000  # alerts per dedup transaction, at most (a single larger request is still taken whole)
+DRAIN_BATCH = 20  # dedup transactions per stage round
+# One dedup transaction (a round) takes stored requests, each whole, until it holds ROUND_ALERTS alerts, more
+# than ROUND_FINGERPRINTS fingerprints, or ROUND_CHANGES runs that likely change an incident (``Fold.changing``:
+# opening one costs ≈0.4 ms and its alerts' memory, and a round holds the turn that accepting waits for).
+ROUND_ALERTS = 100_000
+ROUND_FINGERPRINTS = 10_000
+ROUND_CHANGES = 2_000
+SEEN_LIMIT = 200_000  # fingerprints remembered for that guess; forgotten all at once past it
+ROUND_PAGE = 4  # stored requests read at a time
+DELETE_IDS = 500  # stored requests deleted per statement
 MAX_BACKOFF_SECONDS = 5.0
 MAX_STORED_ALERTS = 10**9  # re-checking a stored request: its size was accepted already
 
@@ -82,8 +90,10 @@ class Intake:
         self._count_lock = threading.Lock()
         self._last_accept = 0.0
         self._accepts = 0
+        self._arriving = 0  # requests being accepted now
         self._failures = 0
         self._retry_at = 0.0
+        self._seen: set[str] = set()  # fingerprints earlier rounds deduplicated: a guess that sizes rounds
         backlog = self.backlog()
         self._queued_requests, self._queued_alerts = backlog.requests, backlog.alerts
 
@@ -96,13 +106,26 @@ class Intake:
     def accept(self, body: bytes, received_at: datetime, *, max_alerts: int) -> int:
         """Check ``body`` and store it for the stage; returns how many alerts it carried.
 
+        A round of the stage that is running is waited for first (it ends with the round), rather than raced
+        for the interpreter and the write lock: interleaved, each slowed the other several times over. The
+        stage sees the waiting request and lets accepting go first again after that round.
+
         InputError (nothing stored) when any alert is invalid; StoreError when it could not be stored.
         """
-        alerts = len(load_push(body, max_alerts=max_alerts))
-        if alerts == 0:
-            return 0
-        with self.store.transaction() as conn:
-            insert_rows(conn, intake_table, [{"received_at": received_at, "alerts": alerts, "body": body}])
+        with self._count_lock:
+            self._arriving += 1
+            self._last_accept = self._monotonic()
+        try:
+            with self._drain_lock:  # the running round's turn ends (or another stage's, ``in_turn``)
+                pass
+            alerts = len(load_push(body, max_alerts=max_alerts))
+            if alerts == 0:
+                return 0
+            with self.store.transaction() as conn:
+                insert_rows(conn, intake_table, [{"received_at": received_at, "alerts": alerts, "body": body}])
+        finally:
+            with self._count_lock:
+                self._arriving -= 1
         with self._count_lock:
             self._queued_requests += 1
             self._queued_alerts += alerts
@@ -113,7 +136,7 @@ class Intake:
     def ingest_now(self, alerts: list[Alert]) -> IngestSummary:
         """Deduplicate in the caller (``?wait=true``): what is queued first, so order is kept, then ``alerts``."""
         with self._drain_lock:
-            while self._drain_chunk():
+            while self._drain_round():
                 pass
             return self.ingestor.ingest(alerts, source=KIND)
 
@@ -126,8 +149,10 @@ class Intake:
         handled = 0
         try:
             with self._drain_lock:
-                while handled < DRAIN_BATCH and not (handled and self._deferring()) and self._drain_chunk():
+                while handled < DRAIN_BATCH and self._drain_round():
                     handled += 1
+                    if self._accepting():  # one round per wait for a pause, then accepting goes first again
+                        break
         except StoreError as exc:
             self._failures += 1
             self._retry_at = self._monotonic() + min(MAX_BACKOFF_SECONDS, QUIET_SECONDS * 2**self._failures)
@@ -138,77 +163,115 @@ class Intake:
         self._waiting_since = None  # the next wait for a pause starts afresh
         return handled
 
+    def in_turn(self, stage: Stage) -> Stage:
+        """``stage`` made to take turns with accepting as the intake's own rounds do (the correlation stage):
+        it holds back while requests arrive, for at most ``max_wait_seconds``, and a request that arrives while
+        it works waits for that unit of work to end instead of racing it for the interpreter."""
+
+        def run() -> int:
+            if self._deferring():
+                return 0
+            with self._drain_lock:
+                handled = stage()
+            if handled:
+                self._waiting_since = None  # the next wait for a pause starts afresh
+            return handled
+
+        return run
+
     def drain(self, budget: float) -> None:
         """Deduplicate what is stored for up to ``budget`` seconds (a clean stop); the rest waits for the next start."""
         deadline = time.monotonic() + budget
         with self._drain_lock:
-            while time.monotonic() < deadline and self._drain_chunk():
+            while time.monotonic() < deadline and self._drain_round():
                 pass
 
+    def _accepting(self) -> bool:
+        """Requests are arriving (one is being accepted, or the last came less than ``quiet_seconds`` ago) and
+        the backlog is below half its bound: accepting goes first."""
+        return (
+            self._arriving > 0 or self._monotonic() - self._last_accept < self.quiet_seconds
+        ) and self._queued_alerts * 2 < self.max_queued_alerts()
+
     def _deferring(self) -> bool:
-        """Requests are arriving, the backlog is below half its bound and the stage has not yet waited
-        ``max_wait_seconds`` for a pause: accepting goes first. The first time it holds back starts that wait;
-        a round that deduplicates ends it (``run_once``)."""
-        now = self._monotonic()
-        if now - self._last_accept >= self.quiet_seconds or self._queued_alerts * 2 >= self.max_queued_alerts():
+        """Accepting goes first (``_accepting``) and the stage has not yet waited ``max_wait_seconds`` for a
+        pause. The first time it holds back starts that wait; a round that deduplicates ends it (``run_once``)."""
+        if not self._accepting():
             return False
+        now = self._monotonic()
         if self._waiting_since is None:
             self._waiting_since = now
         return now - self._waiting_since < self.max_wait_seconds
 
-    def _drain_chunk(self) -> bool:
-        """Deduplicate the oldest stored requests, up to CHUNK_ALERTS alerts in one transaction.
+    def _drain_round(self) -> bool:
+        """Deduplicate the oldest stored requests in one transaction, as many as a round takes (``_round_full``).
 
-        One chunk costs one read of the repeats' state and one commit however many requests it joins, so a
-        backlog drains faster the longer it is. False when nothing is stored.
+        The requests are folded into runs as they are read (``push.Fold``), so a round costs one read of the
+        repeats' state and at most one write per fingerprint however many repeats it carries, and one commit:
+        the longer the backlog, the cheaper each alert. False when nothing is stored.
         """
         accepts = self._accepts
+        fold = Fold(self.severity_table(), self._stored_body, self._seen)
+        ids: list[int] = []
+        after = 0
         with self.store.reading() as conn:
-            heads = conn.execute(
-                select(intake_table.c.id, intake_table.c.alerts).order_by(intake_table.c.id).limit(CHUNK_REQUESTS)
-            ).all()
-            if not heads:
-                with self._count_lock:
-                    if self._accepts == accepts:  # nothing was accepted meanwhile: the counters must be zero
-                        self._queued_requests, self._queued_alerts = 0, 0
-                return False
-            ids: list[int] = []
-            total = 0
-            for row_id, count in heads:
-                if ids and total + count > CHUNK_ALERTS:
-                    break
-                ids.append(row_id)
-                total += count
-            taken = conn.execute(
-                select(intake_table.c.id, intake_table.c.received_at, intake_table.c.body)
-                .where(intake_table.c.id.in_(ids))
-                .order_by(intake_table.c.id)
-            ).all()
+            while not _round_full(fold, 0):
+                page = conn.execute(
+                    select(intake_table.c.id, intake_table.c.alerts, intake_table.c.received_at, intake_table.c.body)
+                    .where(intake_table.c.id > after)
+                    .order_by(intake_table.c.id)
+                    .limit(ROUND_PAGE)
+                ).all()
+                for row in page:
+                    if ids and _round_full(fold, row.alerts):
+                        break
+                    self._fold(fold, row.id, row.body, row.received_at)
+                    ids.append(row.id)
+                else:
+                    if len(page) == ROUND_PAGE:
+                        after = page[-1].id
+                        continue
+                break
+        if not ids:
+            with self._count_lock:
+                if self._accepts == accepts:  # nothing was accepted meanwhile: the counters must be zero
+                    self._queued_requests, self._queued_alerts = 0, 0
+            return False
 
         def delete_rows(conn: Any) -> None:
-            if conn.execute(intake_table.delete().where(intake_table.c.id.in_(ids))).rowcount != len(ids):
+            deleted = 0
+            for start in range(0, len(ids), DELETE_IDS):
+                deleted += conn.execute(
+                    intake_table.delete().where(intake_table.c.id.in_(ids[start : start + DELETE_IDS]))
+                ).rowcount
+            if deleted != len(ids):
                 raise _TakenElsewhere()  # another daemon on the same store drained some: roll this back
 
-        alerts: list[Alert] = []
-        table = self.severity_table()
-        for row in taken:
-            alerts.extend(self._build(row.id, row.body, row.received_at, table))
         with contextlib.suppress(_TakenElsewhere):
-            self.ingestor.ingest(alerts, source=KIND, also=delete_rows, count=False)
+            self.ingestor.ingest_runs(fold.runs, source=KIND, also=delete_rows, count=False)
+        if len(self._seen) > SEEN_LIMIT:
+            self._seen.clear()
+        self._seen.update(run.fingerprint for run in fold.runs)
         with self._count_lock:
-            self._queued_requests = max(0, self._queued_requests - len(taken))
-            self._queued_alerts = max(0, self._queued_alerts - total)
+            self._queued_requests = max(0, self._queued_requests - len(ids))
+            self._queued_alerts = max(0, self._queued_alerts - fold.alerts)
         return True
 
-    def _build(self, row_id: int, body: bytes, received_at: datetime, table: dict[str, Severity] | None) -> list[Alert]:
-        """The alerts of one stored request. It was checked when accepted, so it is only decoded here; if it
-        no longer builds (a later version checks differently), it is logged with what is wrong and skipped."""
+    @staticmethod
+    def _fold(fold: Fold, row_id: int, body: bytes, received_at: datetime) -> None:
+        """Fold one stored request. It was checked when accepted, so it is only decoded here; if it no longer
+        folds (a later version checks differently), it is logged with what is wrong and skipped."""
         try:
-            return [build_one(item, received_at, table) for item in alert_items(json.loads(body))]
+            fold.add_request(row_id, alert_items(json.loads(body)), received_at)
         except Exception:  # any failure means: check it properly to say what is wrong
             exc = _refusal(body)
             telemetry.event("intake_rejected", logging.ERROR, request=row_id, field=exc.field, error=exc.message)
-            return []
+
+    def _stored_body(self, row_id: int) -> bytes:
+        """A stored request read again (its round's transaction has deleted it, uncommitted: read apart)."""
+        with self.store.reading() as conn:
+            body: bytes = conn.execute(select(intake_table.c.body).where(intake_table.c.id == row_id)).scalar_one()
+        return body
 
     # ------------------------------------------------------------------ reporting
 
@@ -216,6 +279,11 @@ class Intake:
         """Read from the store (for status, and the counters at start)."""
         with self.store.reading() as conn:
             return read_backlog(conn)
+
+
+def _round_full(fold: Fold, more_alerts: int) -> bool:
+    """The round cannot take a request of ``more_alerts`` alerts (0: any request)."""
+    return fold.alerts + more_alerts > ROUND_ALERTS or len(fold) > ROUND_FINGERPRINTS or fold.changing >= ROUND_CHANGES
 
 
 def read_backlog(conn: Connection) -> Backlog:

@@ -13,7 +13,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from proactived.clock import Clock
 from proactived.config.models import Config
 from proactived.dedup import DedupSettings
-from proactived.dispatch import Dispatcher
+from proactived.dispatch import Dispatcher, Stage
 from proactived.http.wsgi import Request, Router, bearer_matches
 from proactived.ingest import Ingestor
 from proactived.store import Store
@@ -27,6 +27,11 @@ MuteCheck = Callable[[Mapping[str, str], datetime], str]
 def never_muted(_labels: Mapping[str, str], _now: datetime) -> str:
     """The default mute check: nothing is in maintenance (the maintenance feature replaces it)."""
     return ""
+
+
+def _as_is(stage: Stage) -> Stage:
+    """The default turn-taking: none (a runtime without the push intake)."""
+    return stage
 
 
 def dedup_settings(config: Config) -> DedupSettings:
@@ -49,6 +54,8 @@ class Runtime:
     mute_reason: MuteCheck = never_muted  # labels, now -> reason ("" = not muted); set by maintenance
     status_providers: dict[str, StatusProvider] = field(default_factory=dict)  # name -> JSON for /api/v1/status
     stop_hooks: list[StopHook] = field(default_factory=list)  # run once HTTP is closed, with a time budget (s)
+    # a background stage as one that takes turns with accepting pushes; set by the intake (core_api)
+    in_turn: Callable[[Stage], Stage] = _as_is
     ingestor: Ingestor = field(init=False)
 
     def __post_init__(self) -> None:

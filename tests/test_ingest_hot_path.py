@@ -35,11 +35,16 @@ def test_it_sends_only_unchanged_firing_alerts_of_firing_incidents_down_the_repe
     }
     batch = [firing, other, firing, replace(resolving, status=Status.RESOLVED), resolving, alert(host="new")]
 
-    plain, rest = dedup.split_repeats(states, batch)
+    plain, rest = dedup.split_repeats(states, dedup.fold(batch))
 
-    assert plain == {firing.fingerprint: [firing, firing]}
+    assert [(run.fingerprint, run.count) for run in plain] == [(firing.fingerprint, 2)]
     # a severity change, a resolve (with its fingerprint's later alerts, in order) and a new alert need apply
-    assert [a.labels["host"] for a in rest] == ["b", "c", "c", "new"]
+    assert [(a.labels["host"], a.status) for a in rest] == [
+        ("b", Status.FIRING),
+        ("c", Status.RESOLVED),
+        ("c", Status.FIRING),
+        ("new", Status.FIRING),
+    ]
 
 
 def test_it_stores_repeats_as_the_pure_dedup_would(store: Store, ingestor: Ingestor, clock: ManualClock) -> None:

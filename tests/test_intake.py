@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import timedelta
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from proactived import intake as intake_module
 from proactived import telemetry
 from proactived.clock import ManualClock
 from proactived.dedup import DedupSettings
@@ -199,3 +201,62 @@ def test_a_stored_request_that_no_longer_builds_is_logged_and_skipped_and_the_re
     assert stored_requests(store) == 0
     (record,) = [r for r in caplog.records if r.getMessage() == "intake_rejected"]
     assert record.fields["field"] == "[0].status"  # type: ignore[attr-defined]
+
+
+def test_a_long_backlog_is_deduplicated_in_bounded_rounds_in_arrival_order(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(intake_module, "ROUND_PAGE", 3)  # the bounds made small: rounds cross pages and stop early
+    monkeypatch.setattr(intake_module, "ROUND_ALERTS", 10)
+    monkeypatch.setattr(intake_module, "ROUND_FINGERPRINTS", 4)
+    monkeypatch.setattr(intake_module, "DELETE_IDS", 2)
+    intake = Intake(store, Ingestor(store, ManualClock(T0), lambda: DedupSettings()), lambda: 1000, lambda: None,
+                    quiet_seconds=0)  # fmt: skip
+
+    def push(*alerts: dict[str, object]) -> None:
+        assert intake.accept(json.dumps(alerts).encode(), T0, max_alerts=100) == len(alerts)
+
+    def down(host: str, **fields: str) -> dict[str, object]:
+        return {"labels": {"alertname": "Down", "host": host}, **fields}
+
+    for host in ("h0", "h1", "h2", "h3", "h4", "h5"):  # round 1: h0-h4 (more than four fingerprints)
+        push(down(host))
+    push(down("h0", status="resolved"))  # round 2: h5, h0 resolved and back, two h1 requests (9 alerts)
+    push(down("h0"))
+    for _ in range(4):  # round 3: the last two h1 requests (a third would pass 10 alerts)
+        push(down("h1"), down("h1"), down("h1"))
+    push(*[down("h2")] * 11)  # round 4: larger than a round, taken whole
+
+    assert intake.run_once() == 4
+    assert stored_requests(store) == 0
+    with store.reading() as conn:
+        incidents = {i.labels["host"]: i for i in incident_rows.list_incidents(conn)}
+        h0_history = [event for event, _, _ in incident_rows.history_of(conn, incidents["h0"].id)]
+    assert {host: (i.status.value, i.count) for host, i in incidents.items()} == {
+        "h0": ("firing", 2),
+        "h1": ("firing", 13),
+        "h2": ("firing", 12),
+        "h3": ("firing", 1),
+        "h4": ("firing", 1),
+        "h5": ("firing", 1),
+    }
+    assert h0_history == ["opened", "resolved", "reopened"]
+
+
+def test_rounds_take_few_fingerprints_no_round_has_seen_and_many_repeats_of_seen_ones(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(intake_module, "ROUND_CHANGES", 2)
+    intake = Intake(store, Ingestor(store, ManualClock(T0), lambda: DedupSettings()), lambda: 1000, lambda: None,
+                    quiet_seconds=0)  # fmt: skip
+    hosts = [f"h{i}" for i in range(6)]
+    bodies = [json.dumps([{"labels": {"alertname": "Down", "host": h}}]).encode() for h in hosts]
+    for body in bodies:
+        intake.accept(body, T0, max_alerts=10)
+
+    assert intake.run_once() == 3, "six new fingerprints: two per round"
+    for _ in range(3):
+        for body in bodies:
+            intake.accept(body, T0, max_alerts=10)
+    assert intake.run_once() == 1, "18 repeats of seen fingerprints: one round"
+    assert set(counts(store).values()) == {("firing", 4)}

@@ -34,6 +34,7 @@ def install(rt: Runtime) -> None:
         lambda: rt.config.severity_map,
     )
     rt.dispatcher.add_stage(INTAKE_STAGE, intake.run_once, interval=QUIET_SECONDS)
+    rt.in_turn = intake.in_turn
     rt.status_providers["intake"] = lambda: intake_status(rt, intake)
     rt.stop_hooks.append(intake.drain)
     registry = telemetry.new_registry()

@@ -203,7 +203,7 @@ def install(rt: Runtime) -> None:
     """Load the rules (ConfigError stops the start), add the stage, the tick, the reload hook and endpoint."""
     corr = Correlation(rt, load_for_config(rt.config, rt.config_path))
     rules_loaded(len(corr.rules.rules))
-    rt.dispatcher.add_stage("correlate", corr.run_once)
+    rt.dispatcher.add_stage("correlate", rt.in_turn(corr.run_once))
     rt.scheduler.add_job(
         _guard("correlation-tick", corr.tick),
         "interval",

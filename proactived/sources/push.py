@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Container, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
+from proactived.dedup import Run
 from proactived.errors import InputError
 from proactived.model import Alert, Severity, Status, fingerprint_of, normalise_severity, source_fingerprint
 
@@ -113,22 +115,24 @@ def normalise_one(item: Any, where: str, now: datetime, severity_table: Mapping[
     return build_one(item, now, severity_table)
 
 
-def build_one(item: dict[str, Any], now: datetime, severity_table: Mapping[str, Severity] | None = None) -> Alert:
-    """An alert object that ``check_one`` accepted → Alert (``now`` is when it was received)."""
+def build_one(
+    item: dict[str, Any],
+    now: datetime,
+    severity_table: Mapping[str, Severity] | None = None,
+    fingerprint: str | None = None,
+) -> Alert:
+    """An alert object that ``check_one`` accepted → Alert (``now`` is when it was received; ``fingerprint``
+    when the caller worked it out already)."""
     labels = item["labels"]
     source = item.get("source") or KIND
-    starts_at = _parse_rfc3339(item["startsAt"]) if item.get("startsAt") else None
-    ends_at = _parse_rfc3339(item["endsAt"]) if item.get("endsAt") else None
-    status = _status(item.get("status"), ends_at, now)
-    raw_severity = item.get("severity") or labels.get("severity", "")
-    native = item.get("fingerprint")
+    status, severity, raw_severity, starts_at, ends_at = _state(item, now, severity_table)
     return Alert(
         source=source,
         source_kind=KIND,
-        fingerprint=source_fingerprint(source, native) if native else fingerprint_of(source, labels),
+        fingerprint=fingerprint or _fingerprint(source, item.get("fingerprint"), labels),
         labels=labels,
         annotations=item.get("annotations") or {},
-        severity=normalise_severity(raw_severity, severity_table),
+        severity=severity,
         source_severity=raw_severity,
         status=status,
         starts_at=starts_at or now,
@@ -136,6 +140,136 @@ def build_one(item: dict[str, Any], now: datetime, severity_table: Mapping[str, 
         generator_url=item.get("generatorURL") or "",
         raw=item,
     )
+
+
+def _fingerprint(source: str, native: str | None, labels: Mapping[str, str]) -> str:
+    return source_fingerprint(source, native) if native else fingerprint_of(source, labels)
+
+
+def _state(
+    item: dict[str, Any], now: datetime, severity_table: Mapping[str, Severity] | None
+) -> tuple[Status, Severity, str, datetime | None, datetime | None]:
+    """Status, severity, the source's severity word, start and end time of one checked alert object."""
+    starts_at = _parse_rfc3339(item["startsAt"]) if item.get("startsAt") else None
+    ends_at = _parse_rfc3339(item["endsAt"]) if item.get("endsAt") else None
+    raw_severity = item.get("severity") or item["labels"].get("severity", "")
+    status = _status(item.get("status"), ends_at, now)
+    return status, normalise_severity(raw_severity, severity_table), raw_severity, starts_at, ends_at
+
+
+_Ref = tuple[int, int]  # a stored request's key and the position of one alert object in it
+
+
+class _ItemRun(Run):
+    """A run of stored alert objects: only what decides the run is worked out per object, and only the latest
+    annotations are kept (all a plain repeat writes); the two alerts that stand for the run are built from
+    their requests if dedup asks for them (``Fold.alert``).
+
+    The first object is let go once a repeat arrives, keeping only its start and end time: of the first alert,
+    ``apply`` reads nothing else that the last one does not overwrite. A run whose fingerprint the source
+    gave keeps it, as its labels (which may differ from the last one's) name a new incident.
+    """
+
+    __slots__ = ("_annotations", "_first", "_first_times", "_fold", "_keep_first", "_last", "state")
+
+    def __init__(self, fold: Fold, fingerprint: str, entry: _Entry, ref: _Ref) -> None:
+        state, annotations, times, native = entry[1:]
+        super().__init__(fingerprint, state[0], state[1], "", state[2])
+        self.state = state  # status, severity, generator URL: a pushed alert is never suppressed
+        self._fold = fold
+        self._first: _Ref | None = ref
+        self._first_times = times
+        self._keep_first = native
+        self._last = ref
+        self._annotations = annotations
+
+    def first(self) -> Alert:
+        if self._first is not None:
+            return self._fold.alert(self._first, self.fingerprint)
+        return replace(self.last(), starts_at=self._first_times[0], ends_at=self._first_times[1])
+
+    def last(self) -> Alert:
+        return self._fold.alert(self._last, self.fingerprint)
+
+    def annotations(self) -> Mapping[str, str]:
+        return self._annotations
+
+    def repeat(self, ref: _Ref, annotations: Mapping[str, str]) -> None:
+        if not self._keep_first:
+            self._first = None
+        self._last = ref
+        self._annotations = annotations
+        self.count += 1
+
+
+# fingerprint; status, severity and generator URL; annotations; start and end time; whether the source named it
+_Entry = tuple[str, tuple[Status, Severity, str], Mapping[str, str], tuple[datetime, datetime | None], bool]
+
+
+class Fold:
+    """Checked alert objects of stored requests folded into runs (``dedup.Run``) as they are read, without
+    building an ``Alert`` for each: the intake turns a long backlog into one store read and at most one write
+    per fingerprint. Little is kept per fingerprint (a long backlog names many); the alerts dedup asks for are
+    built from their requests again, read through ``load`` (a request's key -> its stored body), unless the
+    request began a run that likely changes an incident: a fingerprint not in ``known`` (the caller's guess at
+    which already have an incident), a resolve, or a change of state within the fold. ``changing`` counts those
+    runs (they cost more to deduplicate, and memory for their alerts), and their requests are kept decoded."""
+
+    def __init__(
+        self,
+        severity_table: Mapping[str, Severity] | None,
+        load: Callable[[int], bytes],
+        known: Container[str] = (),
+    ) -> None:
+        self.table = severity_table
+        self.known = known
+        self.runs: list[Run] = []
+        self.alerts = 0
+        self.changing = 0
+        self._load = load
+        self._current: dict[str, _ItemRun] = {}
+        self._received: dict[int, datetime] = {}
+        self._decoded: dict[int, list[Any]] = {}
+
+    def __len__(self) -> int:
+        """How many fingerprints it holds."""
+        return len(self._current)
+
+    def add_request(self, key: int, items: list[Any], received_at: datetime) -> None:
+        """Fold one request's alert objects: all of them, or none if any fails (the caller says what is wrong)."""
+        entries = [self._entry(item, received_at) for item in items]
+        changing = self.changing
+        for position, entry in enumerate(entries):
+            fingerprint = entry[0]
+            run = self._current.get(fingerprint)
+            if run is not None and run.state == entry[1]:
+                run.repeat((key, position), entry[2])
+            else:
+                if run is not None or entry[1][0] is Status.RESOLVED or fingerprint not in self.known:
+                    self.changing += 1
+                self._current[fingerprint] = run = _ItemRun(self, fingerprint, entry, (key, position))
+                self.runs.append(run)
+        self.alerts += len(entries)
+        self._received[key] = received_at
+        if self.changing > changing:
+            self._decoded[key] = items
+
+    def alert(self, ref: _Ref, fingerprint: str) -> Alert:
+        """The Alert of one folded alert object."""
+        key, position = ref
+        items = self._decoded.get(key)
+        if items is None:
+            items = self._decoded[key] = alert_items(json.loads(self._load(key)))
+        return build_one(items[position], self._received[key], self.table, fingerprint)
+
+    def _entry(self, item: dict[str, Any], received_at: datetime) -> _Entry:
+        source = item.get("source") or KIND
+        native = item.get("fingerprint")
+        labels = item["labels"]
+        fingerprint = _fingerprint(source, native, labels)
+        status, severity, _, starts_at, ends_at = _state(item, received_at, self.table)
+        state = (status, severity, item.get("generatorURL") or "")
+        return fingerprint, state, item.get("annotations") or {}, (starts_at or received_at, ends_at), bool(native)
 
 
 def _optional_str(item: dict[str, Any], key: str, where: str) -> str:
