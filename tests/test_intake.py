@@ -260,3 +260,23 @@ def test_rounds_take_few_fingerprints_no_round_has_seen_and_many_repeats_of_seen
             intake.accept(body, T0, max_alerts=10)
     assert intake.run_once() == 1, "18 repeats of seen fingerprints: one round"
     assert set(counts(store).values()) == {("firing", 4)}
+
+
+def test_a_stage_in_turn_with_accepting_holds_back_while_requests_arrive_for_at_most_max_wait(store: Store) -> None:
+    ticks = {"now": 10.0}
+    intake = Intake(store, Ingestor(store, ManualClock(T0), lambda: DedupSettings()), lambda: 10**6, lambda: None,
+                    quiet_seconds=0.5, max_wait_seconds=1.0, monotonic=lambda: ticks["now"])  # fmt: skip
+    calls: list[float] = []
+    stage = intake.in_turn(lambda: calls.append(ticks["now"]) or 1)
+
+    assert stage() == 1, "nothing arriving: it runs"
+    intake.accept(b'[{"labels": {"alertname": "A"}}]', T0, max_alerts=10)
+    ticks["now"] = 10.2
+    assert stage() == 0, "a request just arrived: accepting goes first"
+    ticks["now"] = 11.3
+    intake.accept(b'[{"labels": {"alertname": "B"}}]', T0, max_alerts=10)
+    assert stage() == 1, "held back a full second: its turn comes though requests keep arriving"
+    assert stage() == 0, "and the next wait starts afresh"
+    ticks["now"] = 12.0
+    assert stage() == 1, "a pause in arrivals"
+    assert calls == [10.0, 11.3, 12.0]
