@@ -2,12 +2,15 @@
 
 ``POST /api/v1/alerts`` answers ``200`` once the body is committed to the ``intake`` table, which is as durable
 as the incidents themselves, so a burst is accepted at the speed of checking and storing it. The ``intake``
-stage then turns each stored body into alerts and runs them through the ingest step, deleting the row in the
-same transaction: every accepted request is deduplicated exactly once, in arrival order, across crashes.
-While requests keep arriving (less than ``quiet_seconds`` apart) the stage waits so that accepting is not
-slowed by deduplicating, but never longer than ``max_wait_seconds`` behind the oldest waiting request, and not
-at all once the backlog has reached half its bound: a steady stream is deduplicated in rounds about a second
-apart instead of waiting for a pause that never comes. Past the bound requests are answered ``503``.
+stage then deduplicates stored requests in rounds: a round folds many requests into runs per fingerprint
+(``push.Fold``) and runs them through the ingest step, deleting the rows in the same transaction, so every
+accepted request is deduplicated exactly once, in arrival order, across crashes, and a fingerprint repeated
+across the round costs one state read and at most one write. While requests keep arriving (less than
+``quiet_seconds`` apart) the stage waits so that accepting is not slowed by deduplicating, but never longer
+than ``max_wait_seconds``, and not at all once the backlog has reached half its bound: a steady stream is
+deduplicated in rounds about a second apart instead of waiting for a pause that never comes. A request that
+arrives during a round waits for it to end rather than racing it (``in_turn`` makes the correlation stage
+take the same turns). Past the bound requests are answered ``503``.
 ``?wait=true`` instead deduplicates in the request and answers with what it did.
 """
 
@@ -213,7 +216,7 @@ class Intake:
         accepts = self._accepts
         fold = Fold(self.severity_table(), self._stored_body, self._seen)
         ids: list[int] = []
-        after = 0
+        taken = after = 0
         with self.store.reading() as conn:
             while not _round_full(fold, 0):
                 page = conn.execute(
@@ -227,6 +230,7 @@ class Intake:
                         break
                     self._fold(fold, row.id, row.body, row.received_at)
                     ids.append(row.id)
+                    taken += row.alerts  # as counted when accepted, also for a request that no longer folds
                 else:
                     if len(page) == ROUND_PAGE:
                         after = page[-1].id
@@ -254,7 +258,7 @@ class Intake:
         self._seen.update(run.fingerprint for run in fold.runs)
         with self._count_lock:
             self._queued_requests = max(0, self._queued_requests - len(ids))
-            self._queued_alerts = max(0, self._queued_alerts - fold.alerts)
+            self._queued_alerts = max(0, self._queued_alerts - taken)
         return True
 
     @staticmethod
