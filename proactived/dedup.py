@@ -86,6 +86,16 @@ class DedupResult:
     actions: list[Action] = field(default_factory=list)
     ignored: int = 0
 
+    def merge(self, other: DedupResult) -> None:
+        """Add what ``other`` (a batch of other fingerprints) decided."""
+        self.inserted.update(other.inserted)
+        self.changed.update(other.changed)
+        self.repeated.update(other.repeated)
+        self.retired |= other.retired
+        self.history.extend(other.history)
+        self.actions.extend(other.actions)
+        self.ignored += other.ignored
+
     def record(self, event: IncidentEvent, incident: Incident, at: datetime, *, quiet: bool = False) -> None:
         """Add ``event`` to the incident history, and to the actions unless ``quiet`` (flapping)."""
         action = Action(event, incident.id, incident.fingerprint, at, incident.status)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from proactived import dedup, telemetry
@@ -16,6 +17,7 @@ from proactived.store import Store, outbox
 from proactived.store import incidents as incident_rows
 
 TOPIC_INCIDENT = "incident"
+SLICE_FINGERPRINTS = 2_000  # fingerprints whose state one step reads and writes at a time (bounds its memory)
 Extra = Callable[[Any], None]
 _ATTEMPTS = 3
 
@@ -48,6 +50,20 @@ def persist(conn: Any, result: DedupResult, raw: dict[str, Any], now: Any) -> No
     outbox.enqueue_many(
         conn, [(TOPIC_INCIDENT, a.incident_id, a.event.value, incident_payload(a)) for a in result.actions], now
     )
+
+
+def _slices(runs: Sequence[Run], size: int) -> Iterator[Sequence[Run]]:
+    """``runs`` in slices of at most ``size`` fingerprints, every run of a fingerprint in the same slice and
+    the runs of a slice in their order (so a fingerprint's events keep their order; across slices a later
+    fingerprint's may come first)."""
+    slice_of: dict[str, int] = {}
+    for run in runs:
+        slice_of.setdefault(run.fingerprint, len(slice_of) // size)
+    if len(slice_of) <= size:
+        yield runs
+        return
+    for index in range((len(slice_of) - 1) // size + 1):
+        yield [run for run in runs if slice_of[run.fingerprint] == index]
 
 
 class Ingestor:
@@ -110,24 +126,31 @@ class Ingestor:
 
     def _once(self, runs: Sequence[Run], also: Extra | None) -> DedupResult:
         now = self.clock.now()
+        result = DedupResult()
         with self.store.transaction() as conn:
             if also is not None:
                 also(conn)
-            known = incident_rows.load_repeat_states(conn, (run.fingerprint for run in runs), lock=True)
-            plain, rest = dedup.split_repeats({fp: k[0] for fp, k in known.items()}, runs)
-            incident_rows.bump_repeats(
-                conn,
-                [
-                    (known[run.fingerprint][0].id, run.count, now, run.annotations(), known[run.fingerprint][1])
-                    for run in plain
-                ],
-            )
-            result = DedupResult()
-            if rest:
-                wanted = (a.fingerprint for a in rest if a.fingerprint in known)  # others have no incident
-                states = incident_rows.load_active(conn, wanted, lock=True)
-                result = dedup.apply(states, rest, now, self.settings())
-                persist(conn, result, {a.fingerprint: dict(a.raw) for a in rest if a.raw is not None}, now)
+            for part in _slices(runs, SLICE_FINGERPRINTS):
+                result.merge(self._apply(conn, part, now))
+        return result
+
+    def _apply(self, conn: Any, runs: Sequence[Run], now: datetime) -> DedupResult:
+        """Deduplicate ``runs`` in the caller's transaction: plain repeats bumped, the rest through ``apply``."""
+        known = incident_rows.load_repeat_states(conn, (run.fingerprint for run in runs), lock=True)
+        plain, rest = dedup.split_repeats({fp: k[0] for fp, k in known.items()}, runs)
+        incident_rows.bump_repeats(
+            conn,
+            [
+                (known[run.fingerprint][0].id, run.count, now, run.annotations(), known[run.fingerprint][1])
+                for run in plain
+            ],
+        )
+        if not rest:
+            return DedupResult()
+        wanted = (a.fingerprint for a in rest if a.fingerprint in known)  # others have no incident
+        states = incident_rows.load_active(conn, wanted, lock=True)
+        result = dedup.apply(states, rest, now, self.settings())
+        persist(conn, result, {a.fingerprint: dict(a.raw) for a in rest if a.raw is not None}, now)
         return result
 
     def tick(self) -> int:

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 
 from proactived import dedup
+from proactived import ingest as ingest_module
 from proactived.clock import ManualClock
 from proactived.dedup import DedupSettings, RepeatState
 from proactived.ingest import Ingestor
@@ -15,6 +16,7 @@ from proactived.model import Severity, Status
 from proactived.store import Store, outbox
 from proactived.store import incidents as incident_rows
 from tests.builders import alert
+from tests.conftest import T0
 
 SETTINGS = DedupSettings()
 
@@ -47,7 +49,11 @@ def test_it_sends_only_unchanged_firing_alerts_of_firing_incidents_down_the_repe
     ]
 
 
-def test_it_stores_repeats_as_the_pure_dedup_would(store: Store, ingestor: Ingestor, clock: ManualClock) -> None:
+@pytest.mark.parametrize("slice_size", [1, 2, 2_000])  # fingerprints per step of one transaction
+def test_it_stores_repeats_as_the_pure_dedup_would(
+    store: Store, ingestor: Ingestor, clock: ManualClock, monkeypatch: pytest.MonkeyPatch, slice_size: int
+) -> None:
+    monkeypatch.setattr(ingest_module, "SLICE_FINGERPRINTS", slice_size)
     batches = [
         [alert(host="web1"), alert(host="web2")],
         [alert(host="web1"), alert(host="web1"), replace(alert(host="web2"), annotations={"summary": "changed"})],
@@ -104,3 +110,19 @@ def test_it_wakes_outbox_workers_only_after_a_commit_that_queued_work(store: Sto
     with store.transaction() as conn:  # an idle worker's empty claim
         outbox.take(conn, "incident-none", clock.now())
     assert len(woken) == 1
+
+
+def test_a_batch_applied_in_slices_reports_and_queues_what_one_step_would(
+    store: Store, ingestor: Ingestor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ingest_module, "SLICE_FINGERPRINTS", 2)
+    batch = [alert(host=h) for h in ("a", "b", "c", "a", "d", "e")] + [alert(host="c", status=Status.RESOLVED)]
+
+    summary = ingestor.ingest(batch)
+
+    assert (summary.accepted, summary.opened, summary.resolved) == (7, 5, 1)
+    with store.reading() as conn:
+        queued = [row.payload for row in outbox.take(conn, "incident", T0 + timedelta(days=1), limit=100)]
+    assert sorted(p["event"] for p in queued) == ["opened"] * 5 + ["resolved"]
+    c = alert(host="c").fingerprint
+    assert [p["event"] for p in queued if p["fingerprint"] == c] == ["opened", "resolved"]  # in order
