@@ -8,6 +8,7 @@ store or the clock.
 from __future__ import annotations
 
 import uuid
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -255,33 +256,55 @@ class RepeatState:
     suppressed: str
 
 
-class Run:
-    """Consecutive alerts of one fingerprint in one state (status, severity, suppression, generator URL).
+RunState = tuple[Status, Severity, str, str]  # status, severity, suppression, generator URL
+
+
+def run_state(alert: Alert) -> RunState:
+    """What must stay the same for an alert to continue a run."""
+    return alert.status, alert.severity, alert.suppressed, alert.generator_url
+
+
+class Run(ABC):
+    """Consecutive alerts of one fingerprint in one state (``RunState``).
 
     Folding a batch into runs is what lets it cost one store read and at most one write per fingerprint, however
     many repeats it carries. ``apply`` over a run's ``alerts()`` (its first alert, then its last one once for
     each further repeat) stores exactly what it would over the alerts themselves: a repeat in the same state
     changes only what a later repeat overwrites (last-seen time, annotations, labels, the source's severity word)
-    and the counter, which still moves once per alert. Subclasses may build the two alerts only when asked.
+    and the counter, which still moves once per alert. Subclasses say how the two alerts are had (built already,
+    or built only when asked).
     """
 
-    __slots__ = ("count", "fingerprint", "generator_url", "severity", "status", "suppressed")
+    __slots__ = ("count", "fingerprint", "state")
 
-    def __init__(
-        self, fingerprint: str, status: Status, severity: Severity, suppressed: str, generator_url: str
-    ) -> None:
+    def __init__(self, fingerprint: str, state: RunState) -> None:
         self.fingerprint = fingerprint
-        self.status = status
-        self.severity = severity
-        self.suppressed = suppressed
-        self.generator_url = generator_url
+        self.state = state
         self.count = 1
 
-    def first(self) -> Alert:
-        raise NotImplementedError
+    @property
+    def status(self) -> Status:
+        return self.state[0]
 
+    @property
+    def severity(self) -> Severity:
+        return self.state[1]
+
+    @property
+    def suppressed(self) -> str:
+        return self.state[2]
+
+    @property
+    def generator_url(self) -> str:
+        return self.state[3]
+
+    @abstractmethod
+    def first(self) -> Alert:
+        """The run's first alert (or one that ``apply`` treats alike)."""
+
+    @abstractmethod
     def last(self) -> Alert:
-        raise NotImplementedError
+        """The run's latest alert."""
 
     def annotations(self) -> Mapping[str, str]:
         """The latest annotations (a plain repeat writes only these, the counter and the last-seen time)."""
@@ -302,7 +325,7 @@ class AlertRun(Run):
     __slots__ = ("_first", "_last")
 
     def __init__(self, alert: Alert) -> None:
-        super().__init__(alert.fingerprint, alert.status, alert.severity, alert.suppressed, alert.generator_url)
+        super().__init__(alert.fingerprint, run_state(alert))
         self._first = self._last = alert
 
     def first(self) -> Alert:
@@ -322,13 +345,7 @@ def fold(alerts: Iterable[Alert]) -> list[Run]:
     current: dict[str, AlertRun] = {}
     for alert in alerts:
         run = current.get(alert.fingerprint)
-        if (
-            run is not None
-            and run.status is alert.status
-            and run.severity is alert.severity
-            and run.suppressed == alert.suppressed
-            and run.generator_url == alert.generator_url
-        ):
+        if run is not None and run.state == run_state(alert):
             run.repeat(alert)
         else:
             current[alert.fingerprint] = run = AlertRun(alert)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from proactived.dedup import Run
+from proactived.dedup import Run, RunState
 from proactived.errors import InputError
 from proactived.model import Alert, Severity, Status, fingerprint_of, normalise_severity, source_fingerprint
 
@@ -170,12 +170,11 @@ class _ItemRun(Run):
     gave keeps it, as its labels (which may differ from the last one's) name a new incident.
     """
 
-    __slots__ = ("_annotations", "_first", "_first_times", "_fold", "_keep_first", "_last", "state")
+    __slots__ = ("_annotations", "_first", "_first_times", "_fold", "_keep_first", "_last")
 
     def __init__(self, fold: Fold, fingerprint: str, entry: _Entry, ref: _Ref) -> None:
         state, annotations, times, native = entry[1:]
-        super().__init__(fingerprint, state[0], state[1], "", state[2])
-        self.state = state  # status, severity, generator URL: a pushed alert is never suppressed
+        super().__init__(fingerprint, state)
         self._fold = fold
         self._first: _Ref | None = ref
         self._first_times = times
@@ -202,8 +201,8 @@ class _ItemRun(Run):
         self.count += 1
 
 
-# fingerprint; status, severity and generator URL; annotations; start and end time; whether the source named it
-_Entry = tuple[str, tuple[Status, Severity, str], Mapping[str, str], tuple[datetime, datetime | None], bool]
+# fingerprint; the run state; annotations; start and end time; whether the source named the fingerprint
+_Entry = tuple[str, RunState, Mapping[str, str], tuple[datetime, datetime | None], bool]
 
 
 class Fold:
@@ -268,7 +267,7 @@ class Fold:
         labels = item["labels"]
         fingerprint = _fingerprint(source, native, labels)
         status, severity, _, starts_at, ends_at = _state(item, received_at, self.table)
-        state = (status, severity, item.get("generatorURL") or "")
+        state = (status, severity, "", item.get("generatorURL") or "")  # a pushed alert is never suppressed
         return fingerprint, state, item.get("annotations") or {}, (starts_at or received_at, ends_at), bool(native)
 
 
