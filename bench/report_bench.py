@@ -1,7 +1,8 @@
 """Report benchmark: one year of history (1,000,000 alert state changes, 500 services) → report time and peak RSS.
 
 Fills a fresh SQLite store (rows written straight into the core tables, as ingest would leave them: one
-incident per outage unless it relapses within an hour, then ``reopened``), then runs the full-year report
+incident per outage unless it relapses within an hour, then ``reopened``; with the down spans and routes
+ingest keeps beside them, ``proactived/store/spans.py``), then runs the full-year report
 and a last-month report in a child process so its peak RSS is the report's alone. Targets: < 5 s, < 300 MB.
 Usage: ``python bench/report_bench.py [--changes 1000000] [--services 500] [--keep DIR]``.
 """
@@ -25,7 +26,8 @@ from proactived.reports import periods
 from proactived.reports.config import ServiceConfig
 from proactived.reports.runner import build
 from proactived.store import Store
-from proactived.store.schema import incident_history, incidents
+from proactived.store.schema import down_spans, incident_history, incidents, report_routes
+from proactived.store.spans import route_of
 
 YEAR = datetime(2026, 1, 1, tzinfo=UTC)
 ALERTS_PER_SERVICE = 4
@@ -45,15 +47,19 @@ def fill(store: Store, changes: int, service_count: int, seed: int = 1) -> int:
     n_incidents = 0
     inc_rows: list[dict[str, object]] = []
     hist_rows: list[dict[str, object]] = []
+    span_rows: list[dict[str, object]] = []
     for fp in range(fingerprints):
         svc, name = fp // ALERTS_PER_SERVICE, NAMES[fp % ALERTS_PER_SERVICE]
         labels = {"alertname": name, "service": f"svc-{svc}", "host": f"h{fp}", "severity": "critical"}
+        route, text = route_of(name, "critical", labels)
+        with store.transaction() as conn:
+            conn.execute(insert(report_routes), {"id": route, "name": name, "severity": "critical", "labels": text})
         at = YEAR + timedelta(seconds=rng.uniform(0, gap))
         current: str | None = None
         resolved_at: datetime | None = None
         for _ in range(per_fp):
             if current is None or resolved_at is None or at - resolved_at > timedelta(hours=1):
-                current, event = uuid.uuid4().hex, "opened"
+                current, event, seq = uuid.uuid4().hex, "opened", 0
                 n_incidents += 1
                 inc_rows.append(_incident(current, fp, name, labels, at))
             else:
@@ -61,11 +67,14 @@ def fill(store: Store, changes: int, service_count: int, seed: int = 1) -> int:
             hist_rows.append({"incident_id": current, "event": event, "status": "firing", "at": at})
             resolved_at = at + timedelta(seconds=rng.uniform(60, 1800))
             hist_rows.append({"incident_id": current, "event": "resolved", "status": "resolved", "at": resolved_at})
+            span = {"incident_id": current, "seq": seq, "started": at.timestamp(), "ended": resolved_at.timestamp()}
+            span_rows.append({**span, "route_id": route})
+            seq += 1
             inc_rows[-1]["resolved_at"] = resolved_at
             at = resolved_at + timedelta(seconds=rng.expovariate(1 / gap))
         if len(hist_rows) > 100_000:
-            _flush(store, inc_rows, hist_rows)
-    _flush(store, inc_rows, hist_rows)
+            _flush(store, inc_rows, hist_rows, span_rows)
+    _flush(store, inc_rows, hist_rows, span_rows)
     return n_incidents
 
 
@@ -78,14 +87,12 @@ def _incident(iid: str, fp: int, name: str, labels: dict[str, str], at: datetime
     }  # fmt: skip
 
 
-def _flush(store: Store, inc_rows: list[dict[str, object]], hist_rows: list[dict[str, object]]) -> None:
+def _flush(store: Store, *batches: list[dict[str, object]]) -> None:
     with store.transaction() as conn:
-        if inc_rows:
-            conn.execute(insert(incidents), inc_rows)
-        if hist_rows:
-            conn.execute(insert(incident_history), hist_rows)
-    inc_rows.clear()
-    hist_rows.clear()
+        for table, rows in zip((incidents, incident_history, down_spans), batches, strict=True):
+            if rows:
+                conn.execute(insert(table), rows)
+            rows.clear()
 
 
 def report_only(url: str, service_count: int) -> None:

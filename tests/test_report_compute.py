@@ -8,12 +8,13 @@ from typing import Any
 
 import pytest
 
-from proactived.reports.compute import compute, down_intervals
+from proactived.reports.compute import compute
 from proactived.reports.config import ServiceConfig
 from proactived.reports.hours import service_intervals
 from proactived.reports.intervals import intersect, normalise, total
 from proactived.reports.model import IncidentSpans, JobRun, MaintenanceSpan, Report
 from proactived.reports.periods import resolve
+from proactived.store.spans import spans_of
 
 NOV = resolve("2026-11", datetime(2026, 12, 5, tzinfo=UTC))
 NOV_SECONDS = 30 * 86400
@@ -161,11 +162,7 @@ def test_a_running_period_stops_at_now_and_an_ongoing_outage_has_no_end() -> Non
         "HostDown",
         {"service": "shop"},
         "critical",
-        tuple(
-            down_intervals(
-                [(ts("2026-11-10T23:00").timestamp(), "opened")], ts("2026-11-10T23:00").timestamp(), now.timestamp()
-            )
-        ),
+        ((ts("2026-11-10T23:00").timestamp(), now.timestamp()),),  # the store's reader ends it at now
     )
     result = report(ongoing, now=now)
     (shop,) = result.services
@@ -184,8 +181,8 @@ def test_history_becomes_firing_intervals_from_the_source_start_time() -> None:
         (t + 120, "resolved"),
         (t + 600, "resolved"),
     ]
-    assert down_intervals(events, t, t + 10_000) == [(t, t + 60), (t + 90, t + 120)]
-    assert down_intervals([(t, "opened")], t - 30, t + 50) == [(t - 30, t + 50)]
+    assert spans_of(events, t) == [(t, t + 60), (t + 90, t + 120)]
+    assert spans_of([(t, "opened")], t - 30) == [(t - 30, None)]  # still firing
 
 
 def test_only_the_configured_severities_count_and_noisy_alerts_are_ranked() -> None:

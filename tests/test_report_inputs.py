@@ -10,7 +10,6 @@ from sqlalchemy import Connection, insert, select
 
 from proactived.jobs.tables import job_runs
 from proactived.maintenance.tables import planned_downtime
-from proactived.reports.compute import down_intervals
 from proactived.reports.inputs import incident_spans
 from proactived.reports.periods import resolve
 from proactived.reports.runner import build
@@ -19,7 +18,9 @@ from proactived.sinks.tickets import tickets
 from proactived.store import Store
 from proactived.store.incidents import history_of
 from proactived.store.schema import incident_history, incidents
+from proactived.store.spans import spans_of
 from tests.report_data import SERVICES, SHOP_DOWN, fill_november, t
+from tests.test_store_migrations import alembic_upgrade
 
 NOW = t("2026-12-01T07:00")
 NOVEMBER = resolve("2026-11", NOW)
@@ -85,14 +86,18 @@ def test_planned_downtime_job_runs_and_acknowledgements_come_from_their_tables(s
     assert report.notes == ()
 
 
-def test_history_read_in_one_pass_gives_each_incident_in_the_period_the_intervals_of_its_own_history(
-    store: Store,
+def test_an_older_stores_history_becomes_spans_that_give_each_incident_in_the_period_its_own_intervals(
+    store_url: str,
 ) -> None:
-    """The merged, ordered reads agree with reading each incident's history on its own (generated history)."""
+    """Migration 0009 works out the spans of incidents stored before it from their history (generated here),
+    and the report reads each incident's in-period intervals from them, grouped right whatever the ids' order."""
+    store = Store(store_url)
+    with store.engine.begin() as conn:
+        alembic_upgrade(conn, "0008_history_spans")
     rng = random.Random(7)
     events = ("opened", "reopened", "resolved", "resolved", "escalated", "flapping")
     base = t("2026-10-20T00:00")
-    with store.transaction() as conn:
+    with store.engine.begin() as conn:
         for n in range(120):
             first = base + timedelta(minutes=rng.randrange(0, 60 * 24 * 50))  # 20 Oct to 9 Dec
             times = sorted(first + timedelta(minutes=rng.randrange(0, 60 * 24 * 5)) for _ in range(rng.randrange(1, 7)))
@@ -102,7 +107,7 @@ def test_history_read_in_one_pass_gives_each_incident_in_the_period_the_interval
             labels = {"alertname": f"A{n % 5}", "service": f"s{n % 3}"}
             conn.execute(insert(incidents).values(
                 id=iid, fingerprint=f"f{n % 9}", active=False, source="gen", source_kind="push", name=f"A{n % 5}",
-                labels=labels, annotations={}, severity="critical", source_severity="critical",
+                labels=labels, annotations={}, severity=("critical", "high")[n % 2], source_severity="critical",
                 status="resolved" if resolved else "firing", first_seen=first, last_seen=times[-1],
                 starts_at=first - timedelta(seconds=rng.choice((0, 0, 90))), resolved_at=resolved, count=1,
                 flapping=False, flap_count=0, transitions=[], generator_url="", suppressed="",
@@ -112,20 +117,25 @@ def test_history_read_in_one_pass_gives_each_incident_in_the_period_the_interval
                 {"incident_id": iid, "event": kind, "status": status.get(kind, "firing"), "at": at}
                 for kind, at in zip(kinds, times, strict=True)
             ])  # fmt: skip
-    with store.reading() as conn:
-        found = {
-            s.incident_id: (s.name, dict(s.labels), s.down)
-            for s in incident_spans(conn, NOVEMBER.start, NOVEMBER.end, NOW)
-        }
-        expected = {}
-        for row in conn.execute(select(incidents)):
-            if (row.starts_at < NOVEMBER.end or row.first_seen < NOVEMBER.end) and (
-                row.resolved_at is None or row.resolved_at >= NOVEMBER.start
-            ):
+    try:
+        store.upgrade()
+        start, end, now = NOVEMBER.start.timestamp(), NOVEMBER.end.timestamp(), NOW.timestamp()
+        with store.reading() as conn:
+            found = {  # sorted: two spans of an incident may start together
+                s.incident_id: (s.name, dict(s.labels), s.severity, tuple(sorted(s.down)))
+                for s in incident_spans(conn, NOVEMBER.start, NOVEMBER.end, NOW)
+            }
+            expected = {}
+            for row in conn.execute(select(incidents)):
                 history = [(at.timestamp(), event) for event, _, at in history_of(conn, row.id)]
-                down = down_intervals(history, row.starts_at.timestamp(), NOW.timestamp())
-                expected[row.id] = (row.name, row.labels, tuple(down))
-    assert 20 < len(found) < 120  # some incidents lie outside the period, and their history is skipped
+                spans = [(s, now if e is None else e) for s, e in spans_of(history, row.starts_at.timestamp())]
+                down = tuple(sorted((s, e) for s, e in spans if s < end and e >= start and s < now))
+                if down:
+                    expected[row.id] = (row.name, row.labels, row.severity, down)
+    finally:
+        store.close()
+    assert 20 < len(found) < 120  # some incidents lie outside the period
+    assert any(len(down) > 1 for *_, down in found.values())
     assert found == expected
 
 

@@ -33,30 +33,6 @@ from proactived.rules.matchers import matches_all, parse_matchers
 
 NOISY = 5
 
-OPENING = frozenset({"opened", "reopened"})
-
-
-def down_intervals(events: Iterable[tuple[float, str]], started: float, now: float) -> list[Interval]:
-    """Firing intervals of one incident from its history ``(at, event)`` in order.
-
-    The first ``opened`` counts from the source's own start time when that is earlier (the monitoring
-    system saw the problem before we heard of it: a ``for:`` clause, a poll interval); a ``reopened`` and a
-    ``resolved`` count from the time the history records (already the source's own when it gave one, see
-    ``dedup.reopened_time`` and ``dedup.resolved_time``). A still-open interval runs until ``now``.
-    """
-    spans: list[Interval] = []
-    down_since: float | None = None
-    for at, event in events:
-        if event in OPENING and down_since is None:
-            down_since = min(started, at) if event == "opened" else at
-        elif event == "resolved" and down_since is not None:
-            spans.append((down_since, max(at, down_since)))
-            down_since = None
-    if down_since is not None and now > down_since:
-        spans.append((down_since, now))
-    return spans
-
-
 def _ts(value: float) -> datetime:
     return datetime.fromtimestamp(value, UTC)
 

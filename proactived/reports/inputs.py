@@ -1,4 +1,4 @@
-"""What a report reads: incident history from the core tables, and three small protocols for the rest.
+"""What a report reads: incident down spans from the core tables, and three small protocols for the rest.
 
 ``PlannedDowntime`` (maintenance windows), ``JobRuns`` (backup/update runs) and ``Acknowledgements``
 (ticket acknowledgement times, for MTTA) are owned by other features; each has a null implementation
@@ -15,11 +15,10 @@ from datetime import datetime
 from itertools import chain
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, Float, Select, String, Text, cast, extract, func, or_, select, type_coerce
+from sqlalchemy import Connection, Select, or_, select
 
-from proactived.reports.compute import OPENING, down_intervals
 from proactived.reports.model import IncidentSpans, JobRun, MaintenanceSpan
-from proactived.store.schema import incident_history, incidents
+from proactived.store.schema import down_spans, report_routes
 
 
 class PlannedDowntime(Protocol):
@@ -73,32 +72,15 @@ class Inputs:
 _BATCH = 20_000
 
 
-def _epoch_sql(conn: Connection, column: Any) -> Any:
-    """Epoch seconds as a float computed by the database (to the millisecond on SQLite): no parsing in Python."""
-    if conn.dialect.name == "sqlite":
-        return func.round((func.julianday(type_coerce(column, String)) - 2440587.5) * 86400000.0) / 1000.0
-    return cast(extract("epoch", column), Float)
+def _by_incident(conn: Connection) -> tuple[Any, ...]:
+    """Spans grouped by incident id in byte order, as Python compares strings, whatever the collation.
 
-
-def _by_id(conn: Connection, column: Any) -> Any:
-    """Order incidents by id in byte order, as Python compares strings, whatever the database's collation.
-
-    On SQLite the key is an expression rather than the column, which keeps it from walking the id index
-    with one table lookup per row: a sequential scan and a sort read the same rows with much less work.
+    On SQLite this is the order of the table itself (clustered by its key), read without a sort.
     """
-    return column.collate("C") if conn.dialect.name == "postgresql" else column + ""
-
-
-def _history_order(conn: Connection) -> tuple[Any, ...]:
-    """History by incident id in byte order, then in the order it was written.
-
-    On SQLite this is the order of the ``(incident_id, id, event, at)`` index, so the rows are read from it
-    in order, without a sort and without touching the table.
-    """
-    history = incident_history.c
+    c = down_spans.c
     if conn.dialect.name == "postgresql":
-        return history.incident_id.collate("C"), history.id
-    return history.incident_id, history.id
+        return c.incident_id.collate("C"), c.seq
+    return c.incident_id, c.seq
 
 
 def _stream(conn: Connection, query: Select[Any]) -> Iterator[Sequence[Any]]:
@@ -109,7 +91,7 @@ def _stream(conn: Connection, query: Select[Any]) -> Iterator[Sequence[Any]]:
     batches would otherwise keep triggering full collections. PostgreSQL streams from a server-side cursor.
     """
     if conn.dialect.name != "sqlite":
-        yield from chain.from_iterable(conn.execution_options(yield_per=_BATCH).execute(query).partitions())
+        yield from chain.from_iterable(conn.execute(query.execution_options(yield_per=_BATCH)).partitions())
         return
     result = conn.execute(query)
     try:
@@ -120,48 +102,44 @@ def _stream(conn: Connection, query: Select[Any]) -> Iterator[Sequence[Any]]:
 
 
 def incident_spans(conn: Connection, start: datetime, end: datetime, now: datetime) -> Iterator[IncidentSpans]:
-    """Stream the firing intervals of every incident that may overlap ``[start, end)``, one incident at a time.
+    """Stream the down spans of every incident that may overlap ``[start, end)``, one incident at a time.
 
-    This is the hot path of a year-long report (a million history rows), so it reads only the columns it
-    needs, as plain values: epoch seconds computed by the database, labels as JSON text decoded once per
-    label set. Two reads in incident order, merged here in one pass: the incidents that may overlap the
-    period (filtered by the database), and the history rows that open or close a span (id, time, event),
-    which SQLite reads in order from an index that holds them.
-    A join would repeat the incident's columns on each history row and make SQLite look each incident up
-    row by row.
+    The hot path of a year-long report (half a million spans). It reads the ``down_spans`` rows that ingest
+    keeps (``proactived/store/spans.py``) as plain values, grouped by incident, and the few routes they
+    point to (name, severity, labels: each label set decoded once and shared). An ongoing span ends at ``now``.
     """
-    heads = (
-        select(
-            incidents.c.id,
-            incidents.c.name,
-            cast(incidents.c.labels, Text),
-            incidents.c.severity,
-            _epoch_sql(conn, incidents.c.starts_at),
-        )
-        .where(
-            or_(incidents.c.starts_at < end, incidents.c.first_seen < end),
-            or_(incidents.c.resolved_at.is_(None), incidents.c.resolved_at >= start),
-        )
-        .order_by(_by_id(conn, incidents.c.id))
+    c = down_spans.c
+    spans = (
+        select(c.incident_id, c.route_id, c.started, c.ended)
+        .where(c.started < end.timestamp(), or_(c.ended.is_(None), c.ended >= start.timestamp()))
+        .order_by(*_by_incident(conn))
     )
-    history = (
-        select(incident_history.c.incident_id, _epoch_sql(conn, incident_history.c.at), incident_history.c.event)
-        .where(incident_history.c.event.in_(sorted({*OPENING, "resolved"})))  # the events that open or close a span
-        .order_by(*_history_order(conn))
-    )
-    rows = _stream(conn, history)
+    routes = _routes(conn)
     now_ts = now.timestamp()
-    labels_seen: dict[str, dict[str, str]] = {}  # incidents of one fingerprint share one decoded dict
-    row = next(rows, None)
-    for incident_id, name, raw_labels, severity, started in _stream(conn, heads):
-        while row is not None and row[0] < incident_id:  # history of an incident outside the period
-            row = next(rows, None)
-        events = []
-        while row is not None and row[0] == incident_id:
-            events.append((row[1], row[2]))
-            row = next(rows, None)
-        labels = labels_seen.get(raw_labels)
+    current: str | None = None
+    route = -1
+    down: list[tuple[float, float]] = []
+    for incident_id, route_id, started, ended in _stream(conn, spans):
+        if incident_id != current:
+            if current is not None:
+                yield IncidentSpans(current, *routes[route], tuple(down))
+            current, route, down = incident_id, route_id, []
+        if ended is not None:
+            down.append((started, ended))
+        elif now_ts > started:
+            down.append((started, now_ts))
+    if current is not None:
+        yield IncidentSpans(current, *routes[route], tuple(down))
+
+
+def _routes(conn: Connection) -> dict[int, tuple[str, dict[str, str], str]]:
+    """Every route: (name, labels, severity) by id; routes of one label set share one decoded dict."""
+    labels_seen: dict[str, dict[str, str]] = {}
+    routes = {}
+    r = report_routes.c
+    for id_, name, severity, text in conn.execute(select(r.id, r.name, r.severity, r.labels)):
+        labels = labels_seen.get(text)
         if labels is None:
-            labels = labels_seen[raw_labels] = json.loads(raw_labels)
-        down = tuple(down_intervals(events, started, now_ts))
-        yield IncidentSpans(incident_id, sys.intern(name), labels, severity, down)
+            labels = labels_seen[text] = json.loads(text)
+        routes[id_] = (sys.intern(name), labels, severity)
+    return routes

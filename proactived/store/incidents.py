@@ -11,6 +11,7 @@ from sqlalchemy import Connection, bindparam, func, select, update
 
 from proactived.dedup import Action, DedupResult, Incident, RepeatState
 from proactived.model import Severity, Status
+from proactived.store import spans
 from proactived.store.engine import insert_rows
 from proactived.store.schema import incident_history, incidents
 
@@ -174,6 +175,7 @@ def write_result(conn: Connection, result: DedupResult, raw: Mapping[str, Any] |
         _bump(conn, list(result.repeated.values()))
     if result.history:
         insert_rows(conn, incident_history, [_history_row(a) for a in result.history])
+    spans.write(conn, result)
 
 
 def _rewrite(conn: Connection, changed: Sequence[Incident], raw: Mapping[str, Any]) -> None:

@@ -12,6 +12,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Dialect,
+    Float,
     Index,
     Integer,
     LargeBinary,
@@ -101,6 +102,30 @@ incident_history = Table(
     Column("at", UTCDateTime, nullable=False),
     # An incident's history in order, with what a report reads from it (migration 0008_history_spans).
     Index("ix_incident_history_spans", "incident_id", "id", "event", "at"),
+)
+
+# What a report reads, kept as incidents change (migration 0009_down_spans, proactived/store/spans.py): each
+# time an incident was down, in epoch seconds (``ended`` empty while it still fires), and the name, severity
+# and labels it is reported under (one route per distinct combination, shared by every span that has it).
+report_routes = Table(
+    "report_routes",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=False),  # a hash of the rest (spans.route_of)
+    Column("name", Text, nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("labels", Text, nullable=False),
+)
+
+down_spans = Table(
+    "down_spans",
+    metadata,
+    Column("incident_id", String(32), primary_key=True),
+    Column("seq", Integer, primary_key=True, autoincrement=False),  # the incident's spans numbered from 0, in order
+    Column("started", Float, nullable=False),
+    Column("ended", Float),
+    Column("route_id", BigInteger, nullable=False),
+    # Clustered by incident on SQLite: one B-tree to write, and a report reads it in order without a sort.
+    sqlite_with_rowid=False,
 )
 
 outbox = Table(
