@@ -7,7 +7,8 @@ store or the clock.
 
 from __future__ import annotations
 
-import uuid
+import os
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -106,8 +107,22 @@ class DedupResult:
 
 
 def new_incident_id() -> str:
-    """A globally unique incident id (no store round trip needed)."""
-    return uuid.uuid4().hex
+    """A globally unique incident id (no store round trip needed), in the order ids are made.
+
+    32 hex digits laid out as a UUIDv7: the time in milliseconds, then 74 random bits. Ids that grow with
+    time are appended at the end of every index keyed by incident (the incidents table, their history,
+    their down spans), where random ones landed all over each index: a store that ingest writes touches
+    far fewer pages per batch. Nothing reads an order into them beyond "made earlier, sorts first".
+    """
+    return time_ordered_id()
+
+
+def time_ordered_id(now_ms: int | None = None) -> str:
+    """A UUIDv7 as 32 hex digits (``now_ms``: the time to put in it, default the wall clock)."""
+    ms = time.time_ns() // 1_000_000 if now_ms is None else now_ms
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (ms & 0xFFFF_FFFF_FFFF) << 80 | 0x7 << 76 | (rand >> 68 & 0xFFF) << 64 | 0b10 << 62 | (rand & (1 << 62) - 1)
+    return f"{value:032x}"
 
 
 def open_incident(alert: Alert, now: datetime, incident_id: str) -> Incident:

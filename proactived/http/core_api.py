@@ -161,7 +161,7 @@ class StoreCollector(Collector):
             with self.rt.store.reading() as conn:
                 for status, n in incident_rows.count_by_status(conn).items():
                     incidents.add_metric([status], n)
-                flapping.add_metric([], len(incident_rows.load_flapping(conn)))
+                flapping.add_metric([], incident_rows.count_flapping(conn))
                 stats = outbox.stats(conn)
                 queued.add_metric([], read_backlog(conn).alerts)
         except Exception:  # a scrape must not fail because the store is briefly away

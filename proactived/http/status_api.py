@@ -38,7 +38,7 @@ def status(rt: Runtime, started: datetime) -> dict[str, Any]:
     try:
         with rt.store.reading() as conn:
             counts = incident_rows.count_by_status(conn)
-            counts["flapping"] = len(incident_rows.load_flapping(conn))
+            counts["flapping"] = incident_rows.count_flapping(conn)
             stats = outbox.stats(conn)
     except StoreError as exc:
         body["store"].update(reachable=False, error=str(exc))

@@ -12,12 +12,11 @@ at the previous one. A problem whose firing incidents are all muted sends nothin
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from proactived.dedup import Incident, IncidentEvent
+from proactived.dedup import Incident, IncidentEvent, time_ordered_id
 from proactived.durations import format_duration
 from proactived.model import Status
 from proactived.rules import rootcause
@@ -125,7 +124,7 @@ def apply(
     rules: RuleSet,
     now: datetime,
     mute: MuteCheck,
-    new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
+    new_id: Callable[[], str] = time_ordered_id,
 ) -> Outcome:
     """Fold incident changes (in order) into problems; decide the ticket actions that cannot wait for a tick."""
     step = _Step(state, rules, now, mute, new_id)
@@ -142,7 +141,7 @@ def apply(
 
 def tick(state: State, rules: RuleSet, now: datetime, mute: MuteCheck) -> Outcome:
     """Time-driven decisions for the problems in ``state``: open after hold, resolve after hold, flush updates."""
-    step = _Step(state, rules, now, mute, lambda: uuid.uuid4().hex)
+    step = _Step(state, rules, now, mute, time_ordered_id)
     for problem in list(state.problems.values()):
         if problem.status is ProblemStatus.OPEN:
             if problem.muted_by:

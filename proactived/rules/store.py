@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    and_,
     bindparam,
     func,
     select,
@@ -30,7 +31,7 @@ from proactived.rules.problem import Member, Outcome, Problem, ProblemStatus, Ti
 from proactived.rules.ruleset import group_hash
 from proactived.store.engine import insert_rows
 from proactived.store.incidents import load_by_ids, row_to_incident
-from proactived.store.schema import BigId, UTCDateTime, incidents, metadata
+from proactived.store.schema import BigId, UTCDateTime, flag, incidents, metadata
 
 _CHUNK = 500
 
@@ -212,7 +213,7 @@ def load_state(
     for chunk in _chunks(wanted):
         found += _select(conn, problems.c.id.in_(chunk), lock)
     for chunk in _chunks(hashes):
-        found += _select(conn, problems.c.active & problems.c.group_hash.in_(chunk), lock)
+        found += _select(conn, and_(flag(problems.c.active), problems.c.group_hash.in_(chunk)), lock)
     for row in found:
         state.add_problem(_to_problem(row))
     for row in member_rows:

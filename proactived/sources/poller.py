@@ -28,7 +28,7 @@ from proactived.model import Alert, Severity, Status, fingerprint_of
 from proactived.sources import build_source, metrics
 from proactived.sources.base import Collected, PollConfig, Source, merged_table
 from proactived.store import incidents as incident_rows
-from proactived.store.schema import incidents
+from proactived.store.schema import flag, incidents
 
 if TYPE_CHECKING:
     from proactived.config.models import Config
@@ -93,7 +93,7 @@ def resolves(conn: Connection, source: str, fingerprints: set[str]) -> list[Aler
 
     Full rows are read only for these: a poll that lists everything again decodes no incident's labels.
     """
-    firing = (incidents.c.active, incidents.c.source == source, incidents.c.status == Status.FIRING.value)
+    firing = (flag(incidents.c.active), incidents.c.source == source, incidents.c.status == Status.FIRING.value)
     gone = sorted(fingerprints)
     found: list[Alert] = []
     for start in range(0, len(gone), 500):

@@ -20,7 +20,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 # the other branches depend on it). Comparing them with the stored ones spares loading Alembic (≈8 MiB of
 # memory) when nothing is pending.
 HEADS = frozenset(
-    {"0002_intake", "0007_reports", "0009_down_spans", "0100_maintenance", "0101_tickets", "rules_0001"}
+    {"0002_intake", "0007_reports", "0010_status_indexes", "0100_maintenance", "0101_tickets", "rules_0001"}
 )
 VERSION_TABLE = "alembic_version"
 # How long a write waits for the database lock (SQLite busy timeout) and for this process's other writers.

@@ -13,7 +13,7 @@ from proactived.dedup import Action, DedupResult, Incident, RepeatState
 from proactived.model import Severity, Status
 from proactived.store import spans
 from proactived.store.engine import insert_rows
-from proactived.store.schema import incident_history, incidents
+from proactived.store.schema import flag, incident_history, incidents
 
 _CHUNK = 500
 
@@ -75,7 +75,7 @@ def load_active(conn: Connection, fingerprints: Iterable[str], *, lock: bool = F
     wanted = list(dict.fromkeys(fingerprints))
     for start in range(0, len(wanted), _CHUNK):
         chunk = wanted[start : start + _CHUNK]
-        query = select(incidents).where(incidents.c.active, incidents.c.fingerprint.in_(chunk))
+        query = select(incidents).where(flag(incidents.c.active), incidents.c.fingerprint.in_(chunk))
         if lock and conn.dialect.name != "sqlite":
             query = query.with_for_update()
         for row in conn.execute(query):
@@ -155,9 +155,15 @@ def _same(value: Any) -> Any:
     return value
 
 
+def count_flapping(conn: Connection) -> int:
+    """How many current incidents are flapping (read from their partial index)."""
+    query = select(func.count()).select_from(incidents).where(flag(incidents.c.active), flag(incidents.c.flapping))
+    return int(conn.execute(query).scalar() or 0)
+
+
 def load_flapping(conn: Connection) -> list[Incident]:
     """Active incidents currently marked flapping (for the periodic tick)."""
-    query = select(incidents).where(incidents.c.active, incidents.c.flapping)
+    query = select(incidents).where(flag(incidents.c.active), flag(incidents.c.flapping))
     return [_row_to_incident(row) for row in conn.execute(query)]
 
 
@@ -215,7 +221,7 @@ def _history_row(action: Action) -> dict[str, Any]:
 
 def list_incidents(conn: Connection, *, open_only: bool = False, limit: int = 1000) -> list[Incident]:
     """Current incidents, newest activity first."""
-    query = select(incidents).where(incidents.c.active)
+    query = select(incidents).where(flag(incidents.c.active))
     if open_only:
         query = query.where(incidents.c.status == Status.FIRING.value)
     query = query.order_by(incidents.c.last_seen.desc()).limit(limit)
@@ -234,7 +240,7 @@ def history_of(conn: Connection, incident_id: str) -> list[tuple[str, str, datet
 
 def count_by_status(conn: Connection) -> dict[str, int]:
     """Number of current incidents per status."""
-    query = select(incidents.c.status, func.count()).where(incidents.c.active).group_by(incidents.c.status)
+    query = select(incidents.c.status, func.count()).where(flag(incidents.c.active)).group_by(incidents.c.status)
     return {status: n for status, n in conn.execute(query)}
 
 

@@ -19,7 +19,7 @@ from sqlalchemy import Connection, and_, delete, func, or_, select, update
 
 from proactived.errors import StoreError
 from proactived.store.engine import QUEUED_WORK, insert_rows
-from proactived.store.schema import outbox
+from proactived.store.schema import flag, outbox
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,7 +181,7 @@ def stats(conn: Connection) -> OutboxStats:
     oldest = conn.execute(select(func.min(outbox.c.created_at)).where(outbox.c.done_at.is_(None))).scalar()
     if oldest is not None and oldest.tzinfo is None:
         oldest = oldest.replace(tzinfo=UTC)
-    failed = conn.execute(select(func.count()).where(outbox.c.failed)).scalar() or 0
+    failed = conn.execute(select(func.count()).select_from(outbox).where(flag(outbox.c.failed))).scalar() or 0
     return OutboxStats(pending, oldest, int(failed))
 
 

@@ -20,8 +20,10 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    literal_column,
     text,
 )
+from sqlalchemy.sql.elements import ColumnClause
 from sqlalchemy.types import TypeDecorator
 
 metadata = MetaData(
@@ -34,6 +36,17 @@ metadata = MetaData(
 )
 
 BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def flag(column: Column[bool]) -> ColumnClause[Any]:
+    """A boolean column as a bare condition, ``WHERE incidents.active``, on every backend.
+
+    SQLAlchemy writes ``where(incidents.c.active)`` as ``incidents.active = 1`` on SQLite, and SQLite uses a
+    partial index (``… WHERE active``) only for a query that states its condition the same way: with ``= 1``
+    it scanned the whole table, e.g. once per 500 fingerprints when ingest loaded current incidents.
+    """
+    assert isinstance(column.table, Table)
+    return literal_column(f"{column.table.name}.{column.name}")
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -89,7 +102,20 @@ incidents = Table(
         sqlite_where=text("active"),
         postgresql_where=text("active"),
     ),
-    Index("ix_incidents_status", "status"),
+    # Current incidents only (migration 0010_status_indexes): counted by status, and the flapping ones found,
+    # without reading retired rows or the table; /api/v1/status, /metrics and the flap tick read them.
+    # Each also holds the columns its condition reads, so that SQLite answers from the index alone.
+    Index(
+        "ix_incidents_active_status", "status", "active", sqlite_where=text("active"), postgresql_where=text("active")
+    ),
+    Index(
+        "ix_incidents_flapping",
+        "flapping",
+        "active",
+        "fingerprint",
+        sqlite_where=text("active AND flapping"),
+        postgresql_where=text("active AND flapping"),
+    ),
 )
 
 incident_history = Table(
@@ -145,6 +171,16 @@ outbox = Table(
     Column("done_at", UTCDateTime),
     Column("failed", Boolean, nullable=False, server_default="0"),
     Index("ix_outbox_pending", "topic", "done_at", "key", "id"),
+    # What is still waiting, and what failed, without scanning the finished rows (0010_status_indexes).
+    Index(
+        "ix_outbox_waiting",
+        "topic",
+        "created_at",
+        "done_at",
+        sqlite_where=text("done_at IS NULL"),
+        postgresql_where=text("done_at IS NULL"),
+    ),
+    Index("ix_outbox_failed", "failed", "id", sqlite_where=text("failed"), postgresql_where=text("failed")),
 )
 
 
