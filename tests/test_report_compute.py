@@ -13,7 +13,8 @@ from proactived.reports.config import ServiceConfig
 from proactived.reports.hours import service_intervals
 from proactived.reports.intervals import intersect, normalise, total
 from proactived.reports.model import IncidentSpans, JobRun, MaintenanceSpan, Report
-from proactived.reports.periods import resolve
+from proactived.reports.periods import explicit, resolve
+from proactived.reports.render import render
 from proactived.store.spans import spans_of
 
 NOV = resolve("2026-11", datetime(2026, 12, 5, tzinfo=UTC))
@@ -258,3 +259,9 @@ def test_outages_walked_in_one_pass_equal_the_interval_arithmetic_on_a_generated
     assert [o.start_ts for o in shop.outages] == [s for s, _ in expected]
     assert [o.counted for o in shop.outages] == pytest.approx([counted for _, counted in expected])
     assert shop.downtime == pytest.approx(total(intersect(merged, countable)))
+
+
+def test_an_explicit_periods_heading_names_its_time_zone_once() -> None:
+    period = explicit("2026-12-01", "2026-12-01T04:00", "Europe/Berlin")
+    heading = render("text", report(period=period, now=ts("2026-12-02T00:00"))).splitlines()[1]
+    assert heading.count("Europe/Berlin") == 1, heading

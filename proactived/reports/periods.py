@@ -88,5 +88,5 @@ def explicit(start: str, until: str, tz_name: str = "UTC") -> Period:
     if end <= begin:
         raise ValueError("--until must be after --from")
     key = f"{begin.isoformat()}/{end.isoformat()}"
-    label = f"{begin:%d %b %Y %H:%M} \N{EN DASH} {end:%d %b %Y %H:%M} ({tz_name})"
+    label = f"{begin:%d %b %Y %H:%M} \N{EN DASH} {end:%d %b %Y %H:%M}"  # the time zone is shown beside it
     return Period(key, label, begin, end, tz_name)
