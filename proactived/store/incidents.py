@@ -162,9 +162,13 @@ def count_flapping(conn: Connection) -> int:
 
 
 def load_flapping(conn: Connection) -> list[Incident]:
-    """Active incidents currently marked flapping (for the periodic tick)."""
-    query = select(incidents).where(flag(incidents.c.active), flag(incidents.c.flapping))
-    return [_row_to_incident(row) for row in conn.execute(query)]
+    """Active incidents currently marked flapping (for the periodic tick).
+
+    Their fingerprints come from the flapping index alone, then their rows by fingerprint: asked for whole
+    rows at once, SQLite walked every current incident instead.
+    """
+    query = select(incidents.c.fingerprint).where(flag(incidents.c.active), flag(incidents.c.flapping))
+    return list(load_active(conn, conn.execute(query).scalars()).values())
 
 
 def write_result(conn: Connection, result: DedupResult, raw: Mapping[str, Any] | None = None) -> None:

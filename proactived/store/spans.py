@@ -1,7 +1,7 @@
 """Down spans: the times each incident was down, kept up to date as incidents change, for reports to read.
 
 A report over a year would otherwise rebuild these from a million history rows and the wide incidents
-table. The spans follow the incident's history exactly as ``reports.compute.down_intervals`` reads it:
+table. The spans follow the incident's history (``spans_of`` is the rule, applied to a whole history):
 an ``opened`` starts a span at the source's start time when that is earlier, a ``reopened`` at the time the
 history records, a ``resolved`` ends the open span (never before it started); an event that would open a
 span while one is open, or close one while none is, changes nothing. A span's route is the incident's
@@ -125,7 +125,9 @@ def _rounds(
 def _apply(conn: Connection, round_: list[tuple[str, float, str]], routes: Mapping[str, int]) -> None:
     c = down_spans.c
     closes = [{"b_id": iid, "b_at": at} for iid, at, event in round_ if event == "resolved"]
-    opens = [{"b_id": iid, "b_at": at, "b_route": routes.get(iid, -1)} for iid, at, event in round_ if event in OPENING]
+    # an incident that opens a span here is among the changed ones (its "opened" came with its insert, and
+    # a reopen rewrites it), so its route is known
+    opens = [{"b_id": iid, "b_at": at, "b_route": routes[iid]} for iid, at, event in round_ if event in OPENING]
     if closes:
         at = bindparam("b_at", type_=c.ended.type)
         ended = case((c.started > at, c.started), else_=at)
@@ -136,9 +138,7 @@ def _apply(conn: Connection, round_: list[tuple[str, float, str]], routes: Mappi
             closes,
         )  # fmt: skip
     if opens:
-        # only when none is open (an existing incident opens one from "reopened": its "opened" came with its
-        # insert); its route is known, as an incident that reopens is among the changed ones
-        # the next number in the incident's own spans
+        # numbered after the incident's other spans, and only when none of them is open
         mine = down_spans.alias("mine")
         source = (
             select(
