@@ -48,12 +48,12 @@ def fill(store: Store, changes: int, service_count: int, seed: int = 1) -> int:
     inc_rows: list[dict[str, object]] = []
     hist_rows: list[dict[str, object]] = []
     span_rows: list[dict[str, object]] = []
+    route_rows: list[dict[str, object]] = []
     for fp in range(fingerprints):
         svc, name = fp // ALERTS_PER_SERVICE, NAMES[fp % ALERTS_PER_SERVICE]
         labels = {"alertname": name, "service": f"svc-{svc}", "host": f"h{fp}", "severity": "critical"}
         route, text = route_of(name, "critical", labels)
-        with store.transaction() as conn:
-            conn.execute(insert(report_routes), {"id": route, "name": name, "severity": "critical", "labels": text})
+        route_rows.append({"id": route, "name": name, "severity": "critical", "labels": text})
         at = YEAR + timedelta(seconds=rng.uniform(0, gap))
         current: str | None = None
         resolved_at: datetime | None = None
@@ -73,8 +73,8 @@ def fill(store: Store, changes: int, service_count: int, seed: int = 1) -> int:
             inc_rows[-1]["resolved_at"] = resolved_at
             at = resolved_at + timedelta(seconds=rng.expovariate(1 / gap))
         if len(hist_rows) > 100_000:
-            _flush(store, inc_rows, hist_rows, span_rows)
-    _flush(store, inc_rows, hist_rows, span_rows)
+            _flush(store, inc_rows, hist_rows, span_rows, route_rows)
+    _flush(store, inc_rows, hist_rows, span_rows, route_rows)
     return n_incidents
 
 
@@ -89,7 +89,7 @@ def _incident(iid: str, fp: int, name: str, labels: dict[str, str], at: datetime
 
 def _flush(store: Store, *batches: list[dict[str, object]]) -> None:
     with store.transaction() as conn:
-        for table, rows in zip((incidents, incident_history, down_spans), batches, strict=True):
+        for table, rows in zip((incidents, incident_history, down_spans, report_routes), batches, strict=True):
             if rows:
                 conn.execute(insert(table), rows)
             rows.clear()

@@ -7,14 +7,13 @@ store or the clock.
 
 from __future__ import annotations
 
-import os
-import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from proactived.ids import time_ordered_id
 from proactived.model import Alert, Severity, Status
 
 
@@ -107,22 +106,8 @@ class DedupResult:
 
 
 def new_incident_id() -> str:
-    """A globally unique incident id (no store round trip needed), in the order ids are made.
-
-    32 hex digits laid out as a UUIDv7: the time in milliseconds, then 74 random bits. Ids that grow with
-    time are appended at the end of every index keyed by incident (the incidents table, their history,
-    their down spans), where random ones landed all over each index: a store that ingest writes touches
-    far fewer pages per batch. Nothing reads an order into them beyond "made earlier, sorts first".
-    """
+    """A globally unique incident id (no store round trip needed), in the order ids are made (``ids``)."""
     return time_ordered_id()
-
-
-def time_ordered_id(now_ms: int | None = None) -> str:
-    """A UUIDv7 as 32 hex digits (``now_ms``: the time to put in it, default the wall clock)."""
-    ms = time.time_ns() // 1_000_000 if now_ms is None else now_ms
-    rand = int.from_bytes(os.urandom(10), "big")
-    value = (ms & 0xFFFF_FFFF_FFFF) << 80 | 0x7 << 76 | (rand >> 68 & 0xFFF) << 64 | 0b10 << 62 | (rand & (1 << 62) - 1)
-    return f"{value:032x}"
 
 
 def open_incident(alert: Alert, now: datetime, incident_id: str) -> Incident:

@@ -6,7 +6,8 @@ import uuid
 
 from freezegun import freeze_time
 
-from proactived.dedup import new_incident_id, time_ordered_id
+from proactived.dedup import new_incident_id
+from proactived.ids import time_ordered_id
 
 
 def test_ids_are_uuid7_hex_that_sort_by_the_millisecond_they_were_made_in() -> None:

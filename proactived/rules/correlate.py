@@ -16,8 +16,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from proactived.dedup import Incident, IncidentEvent, time_ordered_id
+from proactived.dedup import Incident, IncidentEvent
 from proactived.durations import format_duration
+from proactived.ids import time_ordered_id
 from proactived.model import Status
 from proactived.rules import rootcause
 from proactived.rules.problem import Decision, Member, Outcome, Problem, ProblemStatus, TicketState

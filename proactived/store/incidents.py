@@ -155,10 +155,12 @@ def _same(value: Any) -> Any:
     return value
 
 
+_FLAPPING = (flag(incidents.c.active), flag(incidents.c.flapping))  # the condition of ix_incidents_flapping
+
+
 def count_flapping(conn: Connection) -> int:
     """How many current incidents are flapping (read from their partial index)."""
-    query = select(func.count()).select_from(incidents).where(flag(incidents.c.active), flag(incidents.c.flapping))
-    return int(conn.execute(query).scalar() or 0)
+    return int(conn.execute(select(func.count()).select_from(incidents).where(*_FLAPPING)).scalar() or 0)
 
 
 def load_flapping(conn: Connection) -> list[Incident]:
@@ -167,8 +169,8 @@ def load_flapping(conn: Connection) -> list[Incident]:
     Their fingerprints come from the flapping index alone, then their rows by fingerprint: asked for whole
     rows at once, SQLite walked every current incident instead.
     """
-    query = select(incidents.c.fingerprint).where(flag(incidents.c.active), flag(incidents.c.flapping))
-    return list(load_active(conn, conn.execute(query).scalars()).values())
+    fingerprints = conn.execute(select(incidents.c.fingerprint).where(*_FLAPPING)).scalars()
+    return list(load_active(conn, fingerprints).values())
 
 
 def write_result(conn: Connection, result: DedupResult, raw: Mapping[str, Any] | None = None) -> None:

@@ -52,7 +52,7 @@ def spans_of(events: Iterable[tuple[float, str]], started: float) -> list[Span]:
     return spans
 
 
-def route_ids(conn: Connection, incidents: Iterable[Incident]) -> dict[str, int]:
+def _route_ids(conn: Connection, incidents: Iterable[Incident]) -> dict[str, int]:
     """The route id of each incident (by incident id), storing the routes not stored yet."""
     routes: dict[int, tuple[str, str, str]] = {}
     ids: dict[str, int] = {}
@@ -88,7 +88,7 @@ def write(conn: Connection, result: DedupResult) -> None:
             events.setdefault(action.incident_id, []).append((action.at.timestamp(), action.event.value))
     if not events and not result.changed:
         return
-    routes = route_ids(conn, [*result.inserted.values(), *result.changed.values()])
+    routes = _route_ids(conn, [*result.inserted.values(), *result.changed.values()])
     rows = []
     for iid, inc in result.inserted.items():
         route = routes[iid]
